@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""build_deck: compile Markdown card files into an Anki deck (.apkg).
+
+A thin CLI over the `deckbuild` package: each command loads, calls the
+library, and turns problems into `path:line: message` lines and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Compile Markdown card files into Anki decks that update safely on re-import.")
+
+ROOT = typer.Option(Path("."), "--root", help="The deck project folder (holds cards/, media/, deck.toml).")
+
+
+def fail(problems) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    errors = sum(1 for p in problems if p.is_error)
+    print(f"{errors} error(s); nothing was written.", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+@app.command()
+def build(root: Path = ROOT, quiet: bool = typer.Option(False, "--quiet", "-q")) -> None:
+    """Build dist/<deck>.apkg from cards/ and media/."""
+    from deckbuild.build import build as build_deck
+    from deckbuild.problems import ProjectError
+
+    try:
+        result = build_deck(root)
+    except ProjectError as err:
+        fail(err.problems)
+    if quiet:
+        return
+    by_type = ", ".join(f"{n} {t}" for t, n in result.cards_by_type.items())
+    print(f"{len(result.notes)} notes, {sum(result.cards_by_type.values())} cards ({by_type}), "
+          f"{len(result.decks) - 1} subdecks, {len(result.media)} media files")
+    for card_id in result.removed:
+        print(f"note '{card_id}' was in the last build and is gone now: Anki keeps it in users' "
+              "collections; mark the card 'retired: true' instead of deleting it", file=sys.stderr)
+    print(f"wrote {_shown(result.path)}")
+
+
+@app.command()
+def new(
+    path: Optional[Path] = typer.Argument(None, help="Where to write the card (default: cards/<id>.md)."),
+    type: str = typer.Option("basic", "--type", "-t", help="basic, reversed, cloze or type-in."),
+    root: Path = ROOT,
+) -> None:
+    """Write a new card file with a fresh unique id."""
+    from deckbuild.build import load_project
+    from deckbuild.notetypes import BUILTIN
+    from deckbuild.scaffold import card_skeleton, fresh_id, new_card_path
+
+    if type not in BUILTIN:
+        print(f"unknown type '{type}' (known: {', '.join(BUILTIN)})", file=sys.stderr)
+        raise typer.Exit(2)
+    project, _ = load_project(root)
+    card_id = fresh_id(path.stem if path else "", {c.id for c in project.cards})
+    target = new_card_path(project.config.cards_dir, path, card_id)
+    if target.exists():
+        print(f"{_shown(target)} exists already", file=sys.stderr)
+        raise typer.Exit(1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(card_skeleton(card_id, type), encoding="utf-8")
+    print(f"wrote {_shown(target)} (id: {card_id})")
+
+
+@app.command()
+def verify(
+    apkg: Optional[Path] = typer.Argument(None, help="The package (default: this project's dist/<deck>.apkg)."),
+    root: Path = ROOT,
+) -> None:
+    """Import a package into a fresh Anki collection with Anki's own importer and report."""
+    try:
+        from deckbuild.verify import verify_package
+    except ImportError:
+        print("verify needs the official Anki backend: pip install 'build-deck[anki]'", file=sys.stderr)
+        raise typer.Exit(2)
+    if apkg is None:
+        from deckbuild.config import load_config
+
+        apkg = load_config(root)[0].dist_dir / f"{load_config(root)[0].slug}.apkg"
+    if not apkg.is_file():
+        print(f"{_shown(apkg)}: no such file (run `build_deck.py build` first)", file=sys.stderr)
+        raise typer.Exit(1)
+    try:
+        report = verify_package(apkg)
+    except Exception as err:  # Anki's importer refused the file
+        print(f"{_shown(apkg)}: Anki could not import it: {err}", file=sys.stderr)
+        raise typer.Exit(1)
+    print(f"{report.notes} notes, {report.cards} cards, {len(report.decks)} decks, "
+          f"{len(report.media)} media files, note types: {', '.join(report.notetypes)}")
+    for problem in report.problems:
+        print(f"{_shown(apkg)}: {problem}", file=sys.stderr)
+    if report.problems:
+        raise typer.Exit(1)
+    print("Anki imports it cleanly: no empty cards, render errors or missing media.")
+
+
+def _shown(path: Path) -> str:
+    """Paths relative to where the user stands, never machine paths in output."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

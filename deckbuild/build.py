@@ -1,0 +1,232 @@
+"""The pipeline: load the project, render notes, stamp them, pack them.
+
+    load_project(root)          config + card files -> Project (cards parsed)
+    render_project(project)     Markdown -> HTML, media resolved -> Notes
+    build(root)                 stamp with the lock, write dist/<deck>.apkg
+
+Each stage returns its problems as values; `build` raises them all at once.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import genanki
+
+from . import media as media_stage
+from .cards import Card, parse_card
+from .config import DeckConfig, load_config
+from .files import read_card_files
+from .lock import Lock, content_hash, build_time, lock_text, read_lock, stamp
+from .media import MediaFile
+from .notetypes import BUILTIN, NoteType, card_ords
+from .package import PackedDeck, PackedNote, apkg_bytes, collection_bytes, deck_id, write_atomic
+from .problems import Problem, ProjectError
+from .render import render_markdown
+
+RETIRED_TAG = "retired"
+
+
+@dataclass(frozen=True)
+class Project:
+    config: DeckConfig
+    cards: list[Card]
+    lock: Lock
+    namespace: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """A card rendered and identified: what goes into Anki."""
+
+    card: Card
+    guid: str
+    fields: tuple[str, ...]  # HTML in note-type field order
+    deck: str  # full Anki deck name
+    tags: tuple[str, ...]
+    media: tuple[MediaFile, ...]
+
+    @property
+    def hash(self) -> str:
+        return content_hash([self.card.note_type.id, self.guid, self.fields, self.tags,
+                             [m.sha1 for m in self.media]])
+
+    @property
+    def ords(self) -> tuple[int, ...]:
+        return tuple(card_ords(self.card.note_type, self.card.cloze_numbers))
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    path: Path
+    notes: list[Note]
+    media: list[MediaFile]
+    decks: list[str]
+    removed: list[str] = field(default_factory=list)  # ids in the last build, gone now
+
+    @property
+    def cards_by_type(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for note in self.notes:
+            counts[note.card.note_type.key] += len(note.ords)
+        return dict(sorted(counts.items()))
+
+
+def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN) -> tuple[Project, list[Problem]]:
+    config, problems = load_config(root)
+    lock, lock_problems = read_lock(config.lock_path)
+    problems += lock_problems
+    files, file_problems = read_card_files(config.root, config.cards_dir)
+    problems += file_problems
+    cards = []
+    for card_file in files:
+        card, card_problems = parse_card(card_file, note_types)
+        problems += card_problems
+        if card:
+            cards.append(card)
+    problems += _duplicate_ids(cards)
+    namespace, namespace_problems = _namespace(config, lock)
+    problems += namespace_problems
+    if not files and not file_problems:
+        problems.append(Problem("cards", 0, "no card files found: add cards/*.md "
+                                            "(`build_deck.py new` writes one)"))
+    return Project(config, cards, lock, namespace), problems
+
+
+def _namespace(config: DeckConfig, lock: Lock) -> tuple[str, list[Problem]]:
+    """The configured namespace, else the one the lock remembers, else the slug."""
+    if config.namespace and lock.namespace and config.namespace != lock.namespace and lock.notes:
+        return config.namespace, [Problem(
+            "deck.toml", 1,
+            f"namespace changed from '{lock.namespace}' to '{config.namespace}': every note "
+            "would get a new identity and be duplicated in users' collections; put it back")]
+    return config.namespace or lock.namespace or config.slug, []
+
+
+def _duplicate_ids(cards: list[Card]) -> list[Problem]:
+    problems = []
+    first: dict[str, Card] = {}
+    for card in cards:
+        if card.id in first:
+            problems.append(Problem(card.path, 2, f"duplicate id '{card.id}' "
+                                                  f"(also in {first[card.id].path})"))
+        else:
+            first[card.id] = card
+    return problems
+
+
+def render_project(project: Project) -> tuple[list[Note], list[Problem]]:
+    config = project.config
+    notes, problems = [], []
+    names: dict[str, tuple[Path, str]] = {}  # casefolded flat name -> (file, card path)
+    for card in project.cards:
+        fields, files, card_problems = _render_card(card, config.media_dir)
+        problems += card_problems
+        for item in files:
+            key = item.name.casefold()
+            if key in names and names[key][0] != item.path:
+                problems.append(Problem(card.path, 1, f"media name clash: '{item.name}' would also "
+                                                      f"name {names[key][0].relative_to(config.root).as_posix()} "
+                                                      f"(used by {names[key][1]}); rename one"))
+            names.setdefault(key, (item.path, card.path))
+        tags = card.tags + ((RETIRED_TAG,) if card.retired and RETIRED_TAG not in card.tags else ())
+        notes.append(Note(
+            card=card,
+            guid=card.guid or genanki.guid_for(project.namespace, card.id),
+            fields=fields,
+            deck="::".join((config.name,) + card.deck),
+            tags=tags,
+            media=files,
+        ))
+    return notes, problems
+
+
+def _render_card(card: Card, media_dir: Path) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
+    rendered, files, problems = [], {}, []
+    for name in card.note_type.fields:
+        text = card.fields.get(name, "")
+        field_html = render_markdown(text)
+        flat = {}
+        for ref in media_stage.media_refs(field_html):
+            line = _line_of(html.unescape(ref), text, card.field_lines.get(name, 1))
+            reason = media_stage.check_ref(html.unescape(ref))
+            path = None if reason else media_stage.resolve(html.unescape(ref), media_dir)
+            if reason is None and path is None:
+                reason = f"media file not found: media/{html.unescape(ref)}"
+            if reason:
+                problems.append(Problem(card.path, line, reason))
+                continue
+            flat[ref] = media_stage.flat_name(html.unescape(ref))
+            files.setdefault(flat[ref], MediaFile(flat[ref], path, media_stage.file_sha1(path)))
+        rendered.append(media_stage.rewrite_refs(field_html, flat))
+    return tuple(rendered), tuple(files[k] for k in sorted(files)), problems
+
+
+def _line_of(needle: str, text: str, first_line: int) -> int:
+    index = text.find(needle)
+    return first_line + (text[:index].count("\n") if index >= 0 else 0)
+
+
+def all_decks(config: DeckConfig, notes: list[Note]) -> list[str]:
+    """The main deck first, then every subdeck and its parents, sorted."""
+    names = {config.name}
+    for note in notes:
+        parts = note.deck.split("::")
+        names.update("::".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return [config.name] + sorted(names - {config.name})
+
+
+def build(root: Path, now: int | None = None) -> BuildResult:
+    """Build dist/<deck>.apkg and update the lock, or raise every problem."""
+    project, problems = load_project(root)
+    notes, render_problems = render_project(project)
+    problems += render_problems
+    if any(p.is_error for p in problems):
+        raise ProjectError([p for p in problems if p.is_error])
+    config, lock = project.config, project.lock
+    now = build_time() if now is None else now
+
+    note_stamps = stamp(lock.notes, {n.card.id: n.hash for n in notes}, now)
+    types = sorted({n.card.note_type for n in notes}, key=lambda t: t.id)
+    type_stamps = stamp(lock.notetypes, {str(t.id): content_hash(t.to_anki_json(0, 0)) for t in types}, now)
+    schema_problems = _forked_types(types, lock)
+    if schema_problems:
+        raise ProjectError(schema_problems)
+
+    deck_names = all_decks(config, notes)
+    decks = [PackedDeck(deck_id(project.namespace, name), name,
+                        config.description if name == config.name else "")
+             for name in deck_names]
+    ids = {d.name: d.id for d in decks}
+    packed = [PackedNote(
+        id=note_stamps[n.card.id].added, guid=n.guid, note_type=n.card.note_type, fields=n.fields,
+        tags=n.tags, deck_id=ids[n.deck], mod=note_stamps[n.card.id].mod, ords=n.ords,
+    ) for n in notes]
+    media = sorted({m.name: m for n in notes for m in n.media}.values(), key=lambda m: m.name)
+    collection = collection_bytes(packed, decks, {int(k): s.mod for k, s in type_stamps.items()})
+    path = config.dist_dir / f"{config.slug}.apkg"
+    write_atomic(path, apkg_bytes(collection, media))
+
+    new_lock = Lock(namespace=project.namespace, notes=note_stamps, notetypes=type_stamps,
+                    schemas={str(t.id): t.schema for t in types})
+    write_atomic(config.lock_path, lock_text(new_lock).encode("utf-8"))
+    removed = sorted(set(lock.notes) - set(note_stamps))
+    return BuildResult(path=path, notes=notes, media=media, decks=deck_names, removed=removed)
+
+
+def _forked_types(types: list[NoteType], lock: Lock) -> list[Problem]:
+    """A note type whose fields or templates changed under the same id would
+    fork in every user's collection; refuse to build it."""
+    problems = []
+    for note_type in types:
+        old = lock.schemas.get(str(note_type.id))
+        if old is not None and old != note_type.schema:
+            problems.append(Problem(
+                "build-deck.lock", 1,
+                f"note type '{note_type.name}' (id {note_type.id}) changed its fields or templates "
+                f"({old} -> {note_type.schema}). Anki would fork it and stop updating every "
+                "existing note: keep the old fields and template names, or give it a new id"))
+    return problems

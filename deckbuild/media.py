@@ -1,0 +1,75 @@
+"""Media referenced from cards: find references in rendered HTML, resolve
+them under media/, and give each file a flat, safe name for the package.
+
+Anki keeps media in one flat folder, and an .apkg holding a name with a
+folder in it fails to import as a whole, so `img/a.png` is packed as
+`img-a.png` and the reference rewritten to match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+SRC = re.compile(r"""(<(?:img|audio|video|source)\b[^>]*?\bsrc\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
+SOUND = re.compile(r"\[sound:([^\]\n]+)\]")
+REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.I)
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    name: str  # flat name inside the package and in Anki's media folder
+    path: Path
+    sha1: str
+
+
+def media_refs(html: str) -> list[str]:
+    """Media references in one field, as written (URL-quoted or not)."""
+    return [m.group(3) for m in SRC.finditer(html)] + SOUND.findall(html)
+
+
+def flat_name(ref: str) -> str:
+    """'img/Verdi kjede.png' -> 'img-Verdi-kjede.png'."""
+    parts = [p for p in unicodedata.normalize("NFC", unquote(ref)).split("/") if p]
+    return re.sub(r"[^\w.-]+", "-", "-".join(parts))
+
+
+def rewrite_refs(html: str, names: dict[str, str]) -> str:
+    """Point every reference at its flat name (refs not in `names` stay)."""
+    html = SRC.sub(lambda m: f"{m.group(1)}{m.group(2)}{names.get(m.group(3), m.group(3))}{m.group(2)}", html)
+    return SOUND.sub(lambda m: f"[sound:{names.get(m.group(1), m.group(1))}]", html)
+
+
+def check_ref(ref: str) -> str | None:
+    """Why a reference can never be packed, or None."""
+    if REMOTE.match(ref):
+        return f"media '{ref}' is not a file under media/: decks must work offline, so download it into media/"
+    decoded = unquote(ref)
+    if decoded.startswith("/") or "\\" in decoded or re.match(r"^[A-Za-z]:", decoded):
+        return f"media '{ref}' must be a path relative to media/"
+    if any(part in ("..", ".") for part in decoded.split("/")):
+        return f"media '{ref}' leaves media/: only files under media/ can be packed"
+    name = flat_name(ref)
+    if not name or name.startswith((".", "_")):
+        return (f"media '{ref}' has a name Anki treats specially (leading '.' or '_'): "
+                "rename the file")
+    return None
+
+
+def resolve(ref: str, media_dir: Path) -> Path | None:
+    """The file a (checked) reference names, if it exists inside media/."""
+    path = media_dir / unquote(ref)
+    try:
+        real = path.resolve()
+        real.relative_to(media_dir.resolve())
+    except (OSError, ValueError):
+        return None
+    return real if real.is_file() else None
+
+
+def file_sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()

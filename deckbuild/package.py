@@ -1,0 +1,127 @@
+"""Write the .apkg: genanki's collection schema and note-type JSON, filled
+with our own stable ids and mod times, zipped byte-for-byte reproducibly."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import sqlite3
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import genanki
+from genanki.apkg_col import APKG_COL
+from genanki.apkg_schema import APKG_SCHEMA
+
+from .media import MediaFile
+from .notetypes import NoteType
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+TAG = re.compile(r"<[^>]*>")
+
+
+@dataclass(frozen=True)
+class PackedNote:
+    id: int  # Anki note id: when it was first built, in ms
+    guid: str
+    note_type: NoteType
+    fields: tuple[str, ...]  # HTML, in the note type's field order
+    tags: tuple[str, ...]
+    deck_id: int
+    mod: int
+    ords: tuple[int, ...]  # which cards the note makes
+
+
+@dataclass(frozen=True)
+class PackedDeck:
+    id: int
+    name: str
+    description: str = ""
+
+
+def deck_id(namespace: str, name: str) -> int:
+    """Stable per deck name, in genanki's recommended id range."""
+    digest = hashlib.sha1(f"{namespace}\x1fdeck\x1f{name}".encode()).digest()
+    return (1 << 30) + int.from_bytes(digest[:4], "big") % (1 << 30)
+
+
+def collection_bytes(notes: list[PackedNote], decks: list[PackedDeck], notetype_mods: dict[int, int]) -> bytes:
+    db = sqlite3.connect(":memory:")
+    db.executescript(APKG_SCHEMA)
+    db.executescript(APKG_COL)
+    main_deck = decks[0].id
+    models = {str(t.id): t.to_anki_json(notetype_mods[t.id], main_deck)
+              for t in sorted({n.note_type for n in notes}, key=lambda t: t.id)}
+    deck_json = json.loads(db.execute("SELECT decks FROM col").fetchone()[0])
+    for deck in decks:
+        deck_json[str(deck.id)] = genanki.Deck(deck.id, deck.name, deck.description).to_json()
+    db.execute("UPDATE col SET models = ?, decks = ?",
+               (json.dumps(models, sort_keys=True), json.dumps(deck_json, sort_keys=True)))
+    db.executemany("INSERT INTO notes VALUES (?,?,?,?,-1,?,?,?,?,0,'')", (
+        (n.id, n.guid, n.note_type.id, n.mod, f" {' '.join(n.tags)} " if n.tags else "",
+         "\x1f".join(n.fields), _sort_field(n.fields[0]), _checksum(n.fields[0]))
+        for n in notes
+    ))
+    db.executemany("INSERT INTO cards VALUES (?,?,?,?,?,-1,0,0,?,0,0,0,0,0,0,0,0,'')",
+                   _card_rows(notes))
+    db.commit()
+    data = db.serialize()
+    db.close()
+    return data
+
+
+def _card_rows(notes: list[PackedNote]):
+    """Card ids only need to be unique in the package (Anki matches cards by
+    note and template); new cards are shown in card-file order."""
+    card_id = min((n.id for n in notes), default=0)
+    for position, note in enumerate(notes, 1):
+        for ord_ in note.ords:
+            yield card_id, note.id, note.deck_id, ord_, note.mod, position
+            card_id += 1
+
+
+def _sort_field(html: str) -> str:
+    return TAG.sub("", html)
+
+
+def _checksum(html: str) -> int:
+    return int(hashlib.sha1(_sort_field(html).encode("utf-8")).hexdigest()[:8], 16)
+
+
+def apkg_bytes(collection: bytes, media: list[MediaFile]) -> bytes:
+    """Zip with fixed timestamps and order, so equal input gives equal bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as apkg:
+        _add(apkg, "collection.anki2", collection)
+        ordered = sorted(media, key=lambda m: m.name)
+        _add(apkg, "media", json.dumps({str(i): m.name for i, m in enumerate(ordered)}).encode())
+        for i, item in enumerate(ordered):
+            _add(apkg, str(i), item.path.read_bytes())
+    return buffer.getvalue()
+
+
+def _add(apkg: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    apkg.writestr(info, data)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

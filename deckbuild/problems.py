@@ -1,0 +1,33 @@
+"""Problems are values: every stage collects them with their location, and
+only the CLI edge turns them into output and an exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+    col: int = 0
+    code: str = ""
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.col}" if self.col else f"{self.path}:{self.line}"
+        code = f" {self.code}" if self.code else ""
+        return f"{where}:{code} {self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+class ProjectError(Exception):
+    """Raised with every problem at once, so the CLI can report them together."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = sorted(problems)
