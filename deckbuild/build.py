@@ -123,7 +123,7 @@ def render_project(project: Project) -> tuple[list[Note], list[Problem]]:
     notes, problems = [], []
     names: dict[str, tuple[Path, str]] = {}  # casefolded flat name -> (file, card path)
     for card in project.cards:
-        fields, files, card_problems = _render_card(card, config.media_dir)
+        fields, files, card_problems = _render_card(card, config.media_dir, config.trusted_html)
         problems += card_problems
         for item in files:
             key = item.name.casefold()
@@ -144,11 +144,11 @@ def render_project(project: Project) -> tuple[list[Note], list[Problem]]:
     return notes, problems
 
 
-def _render_card(card: Card, media_dir: Path) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
+def _render_card(card: Card, media_dir: Path, trusted: bool) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
     rendered, files, problems = [], {}, []
     for name in card.note_type.fields:
         text = card.fields.get(name, "")
-        field_html = render_markdown(text)
+        field_html = render_markdown(text, trusted)
         flat = {}
         for ref in media_stage.media_refs(field_html):
             line = _line_of(html.unescape(ref), text, card.field_lines.get(name, 1))

@@ -13,6 +13,7 @@ import html
 import re
 
 import markdown
+import nh3
 
 EXTENSIONS = ["tables", "fenced_code", "sane_lists"]
 
@@ -27,6 +28,29 @@ PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 SINGLE_PARAGRAPH = re.compile(r"\A<p>((?:(?!</?p[ >]).)*)</p>\Z", re.S)
 
 _md = markdown.Markdown(extensions=EXTENSIONS, output_format="html")
+
+# What a card may contain once sanitized: no scripts, no event handlers, no
+# javascript: URLs, no styles that could load from the network.
+SAFE_TAGS = nh3.ALLOWED_TAGS | {"audio", "video", "source"}
+SAFE_ATTRIBUTES = {
+    "*": {"class", "id", "title", "lang", "dir", "style"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "audio": {"src", "controls"},
+    "video": {"src", "controls", "width", "height"},
+    "source": {"src", "type"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align"},
+    "ol": {"start"},
+}
+SAFE_STYLE = {"text-align", "color", "background-color", "font-weight", "font-style",
+              "text-decoration"}
+
+
+def sanitize(html_text: str) -> str:
+    return nh3.clean(html_text, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES,
+                     url_schemes={"http", "https", "mailto"}, link_rel=None,
+                     filter_style_properties=SAFE_STYLE)
 
 
 def protect(text: str) -> tuple[str, list[str]]:
@@ -59,14 +83,18 @@ def restore(rendered: str, kept: list[str]) -> str:
     return PLACEHOLDER.sub(put_back, rendered)
 
 
-def render_markdown(text: str) -> str:
+def render_markdown(text: str, trusted: bool = False) -> str:
     """One field's Markdown as HTML; a lone paragraph loses its <p> so short
-    answers sit flush in Anki's editor and typed-answer comparison."""
+    answers sit flush in Anki's editor and typed-answer comparison. Raw HTML
+    is sanitized unless the deck trusts its authors (`trusted_html`)."""
     if not text:
         return ""
     protected, kept = protect(text)
     _md.reset()
-    rendered = _md.convert(protected).strip()
+    rendered = _md.convert(protected)
+    if not trusted:
+        rendered = sanitize(rendered)
+    rendered = rendered.strip()
     single = SINGLE_PARAGRAPH.match(rendered)
     if single:
         rendered = single.group(1)
