@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import genanki
 
+from .media import MediaFile
+
 NORMAL, CLOZE = genanki.Model.FRONT_BACK, genanki.Model.CLOZE
 
 
@@ -34,6 +36,7 @@ class NoteType:
     templates: tuple[Template, ...]
     css: str
     required: tuple[str, ...]  # fields a card must fill
+    media: tuple[MediaFile, ...] = ()  # `_` files the templates load (custom types)
 
     @property
     def first_field(self) -> str:
@@ -122,30 +125,28 @@ def _front_back(name: str, front: str, back: str) -> Template:
     )
 
 
-BASIC = NoteType(
-    key="basic",
-    id=1213404095,
-    name="Basic (build-deck)",
-    kind=NORMAL,
-    fields=("Front", "Back", "Extra", "Source"),
-    templates=(_front_back("Card 1", "Front", "Back"),),
-    css=CSS,
-    required=("Front", "Back"),
-)
+QA_FIELDS = ("Front", "Back", "Extra", "Source")
 
-REVERSED = NoteType(
-    key="reversed",
-    id=1544660511,
-    name="Basic and reversed (build-deck)",
-    kind=NORMAL,
-    fields=("Front", "Back", "Extra", "Source"),
-    templates=(
-        _front_back("Card 1", "Front", "Back"),
-        _front_back("Card 2", "Back", "Front"),
-    ),
-    css=CSS,
-    required=("Front", "Back"),
-)
+
+def _qa_type(key: str, id: int, name: str, *templates: Template) -> NoteType:
+    """A question/answer type: Front and Back required, Extra optional."""
+    return NoteType(key=key, id=id, name=name, kind=NORMAL, fields=QA_FIELDS,
+                    templates=templates, css=CSS, required=("Front", "Back"))
+
+
+BASIC = _qa_type("basic", 1213404095, "Basic (build-deck)",
+                 _front_back("Card 1", "Front", "Back"))
+
+REVERSED = _qa_type("reversed", 1544660511, "Basic and reversed (build-deck)",
+                    _front_back("Card 1", "Front", "Back"),
+                    _front_back("Card 2", "Back", "Front"))
+
+TYPE_IN = _qa_type("type-in", 1635652019, "Type-in answer (build-deck)", Template(
+    name="Card 1",
+    front='<div class="prompt">{{Front}}</div>\n{{type:Back}}',
+    back='<div class="prompt">{{Front}}</div>\n<hr id="answer">\n{{type:Back}}\n'
+    + _EXTRA_AND_SOURCE,
+))
 
 CLOZE_TYPE = NoteType(
     key="cloze",
@@ -153,33 +154,13 @@ CLOZE_TYPE = NoteType(
     name="Cloze (build-deck)",
     kind=CLOZE,
     fields=("Text", "Extra", "Source"),
-    templates=(
-        Template(
-            name="Cloze",
-            front='<div class="prompt">{{cloze:Text}}</div>',
-            back='<div class="prompt">{{cloze:Text}}</div>\n' + _EXTRA_AND_SOURCE,
-        ),
-    ),
+    templates=(Template(
+        name="Cloze",
+        front='<div class="prompt">{{cloze:Text}}</div>',
+        back='<div class="prompt">{{cloze:Text}}</div>\n' + _EXTRA_AND_SOURCE,
+    ),),
     css=CSS,
     required=("Text",),
-)
-
-TYPE_IN = NoteType(
-    key="type-in",
-    id=1635652019,
-    name="Type-in answer (build-deck)",
-    kind=NORMAL,
-    fields=("Front", "Back", "Extra", "Source"),
-    templates=(
-        Template(
-            name="Card 1",
-            front='<div class="prompt">{{Front}}</div>\n{{type:Back}}',
-            back='<div class="prompt">{{Front}}</div>\n<hr id="answer">\n{{type:Back}}\n'
-            + _EXTRA_AND_SOURCE,
-        ),
-    ),
-    css=CSS,
-    required=("Front", "Back"),
 )
 
 BUILTIN: dict[str, NoteType] = {t.key: t for t in (BASIC, REVERSED, CLOZE_TYPE, TYPE_IN)}
