@@ -19,6 +19,7 @@ import genanki
 from . import media as media_stage
 from .cards import Card, parse_card
 from .config import DeckConfig, load_config
+from .custom_types import load_note_types
 from .files import read_card_files
 from .lock import Lock, content_hash, build_time, lock_text, read_lock, stamp
 from .media import MediaFile
@@ -77,6 +78,9 @@ class BuildResult:
 
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN) -> tuple[Project, list[Problem]]:
     config, problems = load_config(root)
+    custom_types, type_problems = load_note_types(config.root, note_types)
+    problems += type_problems
+    note_types = {**note_types, **custom_types}
     lock, lock_problems = read_lock(config.lock_path)
     problems += lock_problems
     files, file_problems = read_card_files(config.root, config.cards_dir)
@@ -205,7 +209,8 @@ def build(root: Path, now: int | None = None) -> BuildResult:
         id=note_stamps[n.card.id].added, guid=n.guid, note_type=n.card.note_type, fields=n.fields,
         tags=n.tags, deck_id=ids[n.deck], mod=note_stamps[n.card.id].mod, ords=n.ords,
     ) for n in notes]
-    media = sorted({m.name: m for n in notes for m in n.media}.values(), key=lambda m: m.name)
+    media = sorted({m.name: m for n in notes for m in n.media + n.card.note_type.media}.values(),
+                   key=lambda m: m.name)
     collection = collection_bytes(packed, decks, {int(k): s.mod for k, s in type_stamps.items()})
     path = config.dist_dir / f"{config.slug}.apkg"
     write_atomic(path, apkg_bytes(collection, media))

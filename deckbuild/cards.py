@@ -176,9 +176,8 @@ def split_sections(body: str, first_line: int, note_type: NoteType, rel: str) ->
             fence = opening.group(1)[0] * 3
         elif fence is not None and line.strip().startswith(fence):
             fence = None
-        marker = MARKER.match(line) if fence is None else None
-        if marker:
-            name = marker.group(1).lower()
+        name = _marker(line, sections) if fence is None else None
+        if name:
             if name not in sections:
                 known = ", ".join(f"'% {s}'" for s in sections) or "none"
                 problems.append(Problem(rel, number, f"unknown section '% {name}' for type "
@@ -201,6 +200,15 @@ def split_sections(body: str, first_line: int, note_type: NoteType, rel: str) ->
     for name in fields:
         lines.setdefault(name, first_line)
     return fields, lines, problems
+
+
+def _marker(line: str, sections: dict[str, str]) -> str | None:
+    """The section a marker line starts: `% back`, or `% back extra` for a
+    field whose name has spaces (only when the note type has that field)."""
+    if line.startswith("%") and line[1:].strip().lower() in sections:
+        return line[1:].strip().lower()
+    marker = MARKER.match(line)
+    return marker.group(1).lower() if marker else None
 
 
 def _check_fields(note_type: NoteType, fields: dict[str, str], lines: dict[str, int], rel: str) -> list[Problem]:
