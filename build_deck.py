@@ -105,6 +105,26 @@ def verify(
     print("Anki imports it cleanly: no empty cards, render errors or missing media.")
 
 
+@app.command()
+def preview(
+    root: Path = ROOT,
+    open_page: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
+) -> None:
+    """Write dist/preview/index.html: every card's front and back as Anki shows them, offline."""
+    from deckbuild.preview import write_preview
+    from deckbuild.problems import ProjectError
+
+    try:
+        page, result = write_preview(root)
+    except ProjectError as err:
+        fail(err.problems)
+    print(f"{len(result.cards)} cards, {len(result.media)} media files: wrote {_shown(page)}")
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
+
+
 def _shown(path: Path) -> str:
     """Paths relative to where the user stands, never machine paths in output."""
     try:
