@@ -5,7 +5,8 @@
 (() => {
   const cards = [...document.querySelectorAll(".preview-card")];
   const sections = [...document.querySelectorAll("section.deck")];
-  const cardRoots = [...document.querySelectorAll(".card-host")].map((host) => host.shadowRoot);
+  const cardSides = [...document.querySelectorAll(".card-host")]
+    .map((host) => host.shadowRoot?.querySelector(".card")).filter(Boolean);
   const text = document.getElementById("filter-text");
   const tag = document.getElementById("filter-tag");
   const count = document.getElementById("card-count");
@@ -37,9 +38,8 @@
   function setNight(on) {
     document.documentElement.classList.toggle("night", on);
     night.setAttribute("aria-pressed", String(on));
-    for (const root of cardRoots) {
-      root?.querySelector(".card")?.classList.toggle("nightMode", on);
-      root?.querySelector(".card")?.classList.toggle("night_mode", on);
+    for (const side of cardSides) {
+      for (const name of ["nightMode", "night_mode"]) side.classList.toggle(name, on);
     }
   }
 
