@@ -106,6 +106,25 @@ def verify(
 
 
 @app.command()
+def check(
+    root: Path = ROOT,
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too, not only on errors."),
+    format: str = typer.Option("text", "--format", help="text (path:line:col: CODE message) or json."),
+) -> None:
+    """Check every card without writing anything: build's errors, quality warnings, spelling."""
+    from deckbuild.lint import check_project, format_json, format_text
+
+    if format not in ("text", "json"):
+        print(f"unknown format '{format}' (known: text, json)", file=sys.stderr)
+        raise typer.Exit(2)
+    report = check_project(root)
+    for code, reason in report.skipped.items():
+        print(f"{code} skipped: {reason}", file=sys.stderr)
+    print((format_json if format == "json" else format_text)(report, lambda rel: _shown(root / rel)))
+    raise typer.Exit(report.exit_code(strict))
+
+
+@app.command()
 def preview(
     root: Path = ROOT,
     open_page: bool = typer.Option(False, "--open", help="Open the page in the default browser."),
@@ -123,6 +142,34 @@ def preview(
         import webbrowser
 
         webbrowser.open(page.resolve().as_uri())
+
+
+@app.command("import")
+def import_(
+    deck: Path = typer.Argument(..., help="An .apkg from Anki (any version) or genanki, or Anki's "
+                                          "notes export (.txt/.csv)."),
+    into: Optional[Path] = typer.Option(None, "--into", help="The new project folder (default: ./<deck name>)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Turn an Anki deck into a deck project that builds back to the same notes."""
+    from deckbuild.importer import import_deck
+    from deckbuild.problems import ProjectError
+
+    if not deck.is_file():
+        print(f"{_shown(deck)}: no such file", file=sys.stderr)
+        raise typer.Exit(1)
+    try:
+        result = import_deck(deck, into)
+    except ProjectError as err:
+        fail(err.problems)
+    for problem in result.warnings + result.problems:
+        print(f"{_shown(result.root)}/{problem}", file=sys.stderr)
+    if not quiet:
+        print(f"{result.notes} notes, note types: {', '.join(result.note_types)}, "
+              f"{result.media} media files: wrote {_shown(result.root)}/")
+    if result.problems:
+        print(f"{len(result.problems)} problem(s) to fix before `build`.", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 def _shown(path: Path) -> str:

@@ -21,12 +21,12 @@ from .cards import Card, parse_card
 from .config import DeckConfig, load_config
 from .custom_types import load_note_types
 from .files import read_card_files
-from .lock import Lock, content_hash, build_time, lock_text, read_lock, stamp
+from .lock import Lock, content_hash, build_time, lock_text, notetype_hash, read_lock, stamp
 from .media import MediaFile
 from .notetypes import BUILTIN, NoteType, card_ords
 from .package import PackedDeck, PackedNote, apkg_bytes, collection_bytes, deck_id, write_atomic
 from .problems import Problem, ProjectError
-from .render import render_markdown
+from .render import render_html, render_markdown
 
 RETIRED_TAG = "retired"
 
@@ -152,7 +152,7 @@ def _render_card(card: Card, media_dir: Path, trusted: bool) -> tuple[tuple[str,
     rendered, files, problems = [], {}, []
     for name in card.note_type.fields:
         text = card.fields.get(name, "")
-        field_html = render_markdown(text, trusted)
+        field_html = render_html(text, trusted) if name in card.html else render_markdown(text, trusted)
         flat = {}
         for ref in media_stage.media_refs(field_html):
             line = _line_of(html.unescape(ref), text, card.field_lines.get(name, 1))
@@ -195,7 +195,7 @@ def build(root: Path, now: int | None = None) -> BuildResult:
 
     note_stamps = stamp(lock.notes, {n.card.id: n.hash for n in notes}, now)
     types = sorted({n.card.note_type for n in notes}, key=lambda t: t.id)
-    type_stamps = stamp(lock.notetypes, {str(t.id): content_hash(t.to_anki_json(0, 0)) for t in types}, now)
+    type_stamps = stamp(lock.notetypes, {str(t.id): notetype_hash(t) for t in types}, now)
     schema_problems = _forked_types(types, lock)
     if schema_problems:
         raise ProjectError(schema_problems)

@@ -34,7 +34,7 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MARKER = re.compile(r"^%\s*([A-Za-z][\w-]*)\s*$")
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
-FRONT_MATTER_KEYS = ("id", "type", "tags", "source", "deck", "guid", "retired", "ignore")
+FRONT_MATTER_KEYS = ("id", "type", "tags", "source", "deck", "guid", "retired", "ignore", "html")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Card:
     guid: str | None = None  # only for notes brought in from an existing deck
     retired: bool = False
     ignore: dict[str, str] = field(default_factory=dict)  # lint code -> reason
+    html: tuple[str, ...] = ()  # fields written as HTML, not Markdown (kept exact by `import`)
 
     @property
     def cloze_numbers(self) -> set[int]:
@@ -120,6 +121,10 @@ def parse_card(card_file: CardFile, note_types: dict[str, NoteType] = BUILTIN) -
 
     if note_type is None:
         return None, problems
+    html = _html_fields(meta.get("html", []), note_type)
+    if html is None:
+        problem(f"'html' must list fields of type '{note_type.key}' written as HTML, "
+                f"e.g. html: [{note_type.first_field}]", key_line("html"))
     fields, field_lines, section_problems = split_sections(body, body_line, note_type, rel)
     problems.extend(section_problems)
     problems.extend(_check_fields(note_type, fields, field_lines, rel))
@@ -131,7 +136,7 @@ def parse_card(card_file: CardFile, note_types: dict[str, NoteType] = BUILTIN) -
     return Card(
         id=card_id, note_type=note_type, fields=fields, field_lines=field_lines,
         tags=tags, source=source.strip(), deck=deck, path=rel, guid=guid,
-        retired=retired, ignore=dict(ignore),
+        retired=retired, ignore=dict(ignore), html=html,
     ), []
 
 
@@ -200,6 +205,13 @@ def split_sections(body: str, first_line: int, note_type: NoteType, rel: str) ->
     for name in fields:
         lines.setdefault(name, first_line)
     return fields, lines, problems
+
+
+def _html_fields(value, note_type: NoteType) -> tuple[str, ...] | None:
+    names = {f.lower(): f for f in note_type.fields}
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.lower() in names for v in value):
+        return None
+    return tuple(names[v.lower()] for v in value)
 
 
 def _marker(line: str, sections: dict[str, str]) -> str | None:

@@ -194,7 +194,7 @@ def note_type_files(note_type: NoteType) -> dict[str, str]:
         "# field names or template names once the deck is shared, or Anki forks the\n"
         "# type and stops updating its notes. Templates and CSS may change freely.\n"
         f"id = {note_type.id}\n"
-        f"name = {_toml_string(note_type.name)}\n"
+        f"name = {toml_string(note_type.name)}\n"
         f'kind = "{kind}"\n'
         f"fields = {_toml_list(note_type.fields)}\n"
         f"templates = {_toml_list(t.name for t in note_type.templates)}\n"
@@ -207,10 +207,10 @@ def note_type_files(note_type: NoteType) -> dict[str, str]:
     return files
 
 
-def _toml_string(text: str) -> str:
+def toml_string(text: str) -> str:
     """A TOML basic string: JSON's escapes are TOML's, except DEL must be escaped too."""
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _toml_list(items) -> str:
-    return "[" + ", ".join(_toml_string(i) for i in items) + "]"
+    return "[" + ", ".join(toml_string(i) for i in items) + "]"

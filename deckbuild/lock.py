@@ -85,6 +85,21 @@ def stamp(previous: dict[str, Stamp], hashes: dict[str, str], now: int) -> dict[
     return stamps
 
 
+
+def notetype_hash(note_type) -> str:
+    """What a note type's stamp hashes: everything Anki receives of it."""
+    return content_hash(note_type.to_anki_json(0, 0))
+
+
+def seed_lock(namespace: str, notes: dict[str, Stamp], note_types: dict) -> Lock:
+    """The lock for a deck brought in by `import`: every note and note type
+    (NoteType -> mod) stamped with the mod users' collections already hold,
+    so an unchanged build touches nothing and the first edit is newer."""
+    return Lock(namespace=namespace, notes=notes,
+                notetypes={str(t.id): Stamp(notetype_hash(t), mod) for t, mod in note_types.items()},
+                schemas={str(t.id): t.schema for t in note_types})
+
+
 def lock_text(lock: Lock) -> str:
     """JSON with one entry per line, so git diffs and merges stay readable."""
 

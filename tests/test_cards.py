@@ -83,7 +83,7 @@ def test_cloze_marker_in_basic_card():
 
 def test_unknown_section_and_front_matter_key():
     problems = messages("---\nid: a\ncolour: red\n---\nQ?\n% back\nA\n% hint\nH\n")
-    assert problems[0] == "cards/x.md:3: unknown front matter key 'colour' (known: id, type, tags, source, deck, guid, retired, ignore)"
+    assert problems[0] == "cards/x.md:3: unknown front matter key 'colour' (known: id, type, tags, source, deck, guid, retired, ignore, html)"
     assert problems[1].startswith("cards/x.md:8: unknown section '% hint'")
 
 
