@@ -24,7 +24,7 @@ import html
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -113,21 +113,19 @@ def _parse(tokens: Iterator[tuple[str, str]], open_key: str | None) -> tuple:
 @dataclass(frozen=True)
 class _Context:
     fields: dict[str, str]
+    nonempty: frozenset[str]  # what `{{#Field}}` asks
     card_ord: int
-    frontside: str | None  # None while rendering the question
-    nonempty: frozenset[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        filled = frozenset(k for k, v in self.fields.items() if not EMPTY_FIELD.fullmatch(v))
-        object.__setattr__(self, "nonempty", filled)
+    frontside: str | None = None  # None while rendering the question
 
 
 def render_card(note_type: NoteType, fields: dict[str, str], card_ord: int) -> tuple[str, str]:
     """Question and answer HTML of one card exactly as Anki's backend renders
     them (a `{{type:..}}` stays a `[[type:..]]` placeholder, as there)."""
     template = card_template(note_type, card_ord)
-    question = _render(parse_template(template.front), _Context(fields, card_ord, None))
-    answer = _render(parse_template(template.back), _Context(fields, card_ord, question))
+    nonempty = frozenset(k for k, v in fields.items() if not EMPTY_FIELD.fullmatch(v))
+    context = _Context(fields, nonempty, card_ord)
+    question = _render(parse_template(template.front), context)
+    answer = _render(parse_template(template.back), replace(context, frontside=question))
     return question, answer
 
 
@@ -279,10 +277,13 @@ def encode_attribute(text: str) -> str:
     """The htmlescape crate's attribute encoding, which Anki uses for
     `data-cloze`: every Latin-1 character but ASCII letters and digits as
     `&#xHH;`, the rest of Unicode as is."""
-    return "".join(
-        MINIMAL_ENTITIES.get(c) or (f"&#x{ord(c):02X};" if ord(c) < 256 and not (c.isascii() and c.isalnum()) else c)
-        for c in text
-    )
+    return "".join(_attribute_char(c) for c in text)
+
+
+def _attribute_char(c: str) -> str:
+    if c in MINIMAL_ENTITIES:
+        return MINIMAL_ENTITIES[c]
+    return f"&#x{ord(c):02X};" if ord(c) < 256 and not (c.isascii() and c.isalnum()) else c
 
 
 # Anki desktop's reviewer (qt/aqt/reviewer.py, rslib/src/typeanswer.rs)
@@ -297,18 +298,18 @@ def as_reviewer_shows(question: str, answer: str, note_type: NoteType,
     """The backend's HTML as the reviewer shows it before anything is typed:
     an empty answer box on the front, the expected answer on the back."""
     match = TYPE_ANSWER.search(question)
-    expected = fields.get(match.group(1), "") if match else ""
     if match and match.group(1) not in fields:
         raise TemplateError(f"{{{{type:{match.group(1)}}}}}: no such field")
+    expected = fields[match.group(1)] if match else ""
+    box = shown = ""  # an empty field: no box, nothing to compare
     if expected:
         style = _typing_style(note_type, match.group(1))
         # Anki's box also has onkeypress="_typeAnsPress();": the page has no reviewer to call.
         box = f'\n<center>\n<input type=text id=typeans\n   style="{style};">\n</center>\n'
-        shown = f'\n<div style="{style}"><code id=typeans>{_encode_minimal(_expected_text(expected))}</code></div>'
-        question = TYPE_ANSWER.sub(lambda _: box, question)
-        answer = TYPE_ANSWER.sub(lambda _: shown, answer)
-    else:
-        question, answer = TYPE_ANSWER.sub("", question), TYPE_ANSWER.sub("", answer)
+        shown = (f'\n<div style="{style}"><code id=typeans>'
+                 f"{_encode_minimal(_expected_text(expected))}</code></div>")
+    question = TYPE_ANSWER.sub(lambda _: box, question)
+    answer = TYPE_ANSWER.sub(lambda _: shown, answer)
     return _sound_players(question), _sound_players(answer)
 
 
@@ -364,8 +365,9 @@ def card_fields(note: Note, card_ord: int) -> dict[str, str]:
 
 def preview_card(note: Note, card_ord: int) -> PreviewCard:
     note_type = note.card.note_type
-    question, answer = as_reviewer_shows(*render_card(note_type, card_fields(note, card_ord), card_ord),
-                                         note_type, dict(zip(note_type.fields, note.fields)))
+    question, answer = render_card(note_type, card_fields(note, card_ord), card_ord)
+    question, answer = as_reviewer_shows(question, answer, note_type,
+                                         dict(zip(note_type.fields, note.fields)))
     return PreviewCard(note, card_ord, card_template(note_type, card_ord).name, question, answer)
 
 
