@@ -144,6 +144,40 @@ def preview(
         webbrowser.open(page.resolve().as_uri())
 
 
+@app.command()
+def diff(
+    old: Optional[Path] = typer.Argument(None, help="The package users have (default: the last build)."),
+    new: Optional[Path] = typer.Argument(None, help="The package they would get (default: the cards now)."),
+    root: Path = ROOT,
+) -> None:
+    """What an update brings: new, changed, retired and removed notes, and note type changes that would fork."""
+    from deckbuild.config import load_config
+    from deckbuild.diff import compare, format_diff, project_snapshot
+    from deckbuild.exported import Exported, ExportError, read_package
+    from deckbuild.problems import ProjectError
+
+    if (old is None) != (new is None):
+        print("give two packages (OLD NEW), or none to compare the cards with the last build", file=sys.stderr)
+        raise typer.Exit(2)
+    paths: dict[str, str] = {}
+    try:
+        if old is not None and new is not None:
+            before, after = read_package(old), read_package(new)
+        else:
+            config = load_config(root)[0]
+            last = config.dist_dir / f"{config.slug}.apkg"
+            after, paths = project_snapshot(root)
+            if not last.is_file():
+                print(f"no previous build ({_shown(last)}): every note is new", file=sys.stderr)
+            before = read_package(last) if last.is_file() else Exported(notes=[], note_types={})
+    except ProjectError as err:
+        fail(err.problems)
+    except (ExportError, OSError) as err:
+        print(f"can't read the package: {err}", file=sys.stderr)
+        raise typer.Exit(1)
+    print("\n".join(format_diff(compare(before, after, paths))))
+
+
 @app.command("import")
 def import_(
     deck: Path = typer.Argument(..., help="An .apkg from Anki (any version) or genanki, or Anki's "
