@@ -178,6 +178,22 @@ def diff(
     print("\n".join(format_diff(compare(before, after, paths))))
 
 
+@app.command()
+def watch(root: Path = ROOT) -> None:
+    """Rebuild whenever a card, media file, note type or deck.toml changes (Ctrl-C stops)."""
+    from deckbuild.watch import watch_project
+
+    def show(status) -> None:
+        print(status.line, flush=True)
+        for problem in status.problems:
+            print(f"  {problem}", file=sys.stderr, flush=True)
+
+    try:
+        watch_project(root, show)
+    except KeyboardInterrupt:
+        pass
+
+
 @app.command("import")
 def import_(
     deck: Path = typer.Argument(..., help="An .apkg from Anki (any version) or genanki, or Anki's "
