@@ -1,0 +1,409 @@
+"""`check`: everything `build` rejects, plus warnings about cards that are
+hard to learn from, after Wozniak's "20 rules of formulating knowledge".
+
+The errors come from the build's own stages (load_project, render_project,
+the note type lock check): one implementation, so `check` passes exactly when
+`build` would. The warnings are pure functions over rendered notes, each with
+a code that a deck (`ignore = ["W104"]` in deck.toml) or a card (front matter
+`ignore: {W104: "reason"}`) can switch off.
+
+Rules that judge a card's shape (question, answer, list) apply to the
+built-in types; a custom note type's fields have meanings only its author
+knows, so it gets the shape-free rules (source, tags, duplicates, clozes,
+images, spelling).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .build import Note, _forked_types, load_project, render_project
+from .config import DeckConfig
+from .notetypes import CLOZE
+from .problems import Problem
+from .spelling import misspelled, visible_text, words
+
+ERROR_CODE = "E001"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+
+
+RULES: dict[str, Rule] = {r.code: r for r in (
+    Rule(ERROR_CODE, "build-error", "build rejects this: fix it first"),
+    Rule("W100", "unknown-ignore", "an ignore names a rule code that does not exist"),
+    Rule("W101", "answer-too-long", "long answers are hard to recall in one piece"),
+    Rule("W102", "list-in-answer", "a list as one answer is hard to recall; use cloze or split"),
+    Rule("W103", "question-too-long", "a long question hides what is asked"),
+    Rule("W104", "not-a-question", "a basic or type-in front should ask: end it with '?'"),
+    Rule("W105", "missing-source", "no `source:` to check the fact against"),
+    Rule("W106", "no-tags", "no `tags:` to find and review the card by topic"),
+    Rule("W107", "duplicate-question", "two cards ask the same thing"),
+    Rule("W108", "similar-question", "two questions differ by one word: learners mix them up"),
+    Rule("W109", "too-many-clozes", "a note with many deletions is hard to recall"),
+    Rule("W110", "cloze-number-gap", "cloze numbers skip one, so a card is missing"),
+    Rule("W111", "image-without-alt", "an image without alt text"),
+    Rule("W112", "misspelled-word", "a word the deck language's dictionary does not know"),
+)}
+SPELLING = "W112"
+
+QUESTION_TYPES = ("basic", "type-in")  # fronts that ask a question
+ANSWER_TYPES = ("basic", "type-in", "reversed")  # backs that answer one
+
+
+@dataclass(frozen=True)
+class Limits:
+    answer_words: int = 20
+    question_words: int = 30
+    clozes: int = 3
+    similarity: float = 0.75  # token Jaccard for W108
+
+
+@dataclass(frozen=True)
+class Report:
+    problems: list[Problem]  # sorted: errors and warnings together, by place
+    cards: int
+    skipped: dict[str, str] = field(default_factory=dict)  # rule code -> why it did not run
+
+    @property
+    def errors(self) -> int:
+        return sum(p.is_error for p in self.problems)
+
+    @property
+    def warnings(self) -> int:
+        return len(self.problems) - self.errors
+
+    def exit_code(self, strict: bool = False) -> int:
+        return 1 if self.errors or (strict and self.warnings) else 0
+
+
+def check_project(root: Path, limits: Limits = Limits()) -> Report:
+    """Check a deck project without writing anything."""
+    project, problems = load_project(root)
+    notes, render_problems = render_project(project)
+    types = sorted({n.card.note_type for n in notes}, key=lambda t: t.id)
+    errors = [_as_error(p) for p in problems + render_problems + _forked_types(types, project.lock)]
+    warnings, skipped = lint_notes(notes, project.config, limits)
+    return Report(sorted(errors + warnings, key=_place), len(project.cards), skipped)
+
+
+def lint_notes(notes: list[Note], config: DeckConfig, limits: Limits = Limits(),
+               spell: Callable = misspelled) -> tuple[list[Problem], dict[str, str]]:
+    """Every warning for these notes, less what the deck or a card ignores,
+    and the rules that could not run (code -> why)."""
+    cards = [CardText.of(n) for n in notes if not n.card.retired]
+    found = [p for card in cards for rule in CARD_RULES for p in rule(card, limits)]
+    found += duplicate_questions(cards, limits)
+    skipped = {}
+    if SPELLING not in config.ignore:
+        spelled, reason = spelling(cards, config, spell)
+        found += spelled
+        if reason:
+            skipped[SPELLING] = reason
+    found += unknown_ignores(config, cards)
+    ignored = {c.card.path: set(c.card.ignore) for c in cards}
+    return [p for p in found if p.code not in config.ignore
+            and p.code not in ignored.get(p.path, ())], skipped
+
+
+def _as_error(problem: Problem) -> Problem:
+    return Problem(problem.path, problem.line, problem.message, problem.col or 1,
+                   problem.code or ERROR_CODE, "error")
+
+
+def _place(problem: Problem) -> tuple:
+    return (problem.path, problem.line, problem.col, problem.code, problem.message)
+
+
+@dataclass(frozen=True)
+class CardText:
+    """A note as the learner sees it: the visible text of each field."""
+
+    note: Note
+    text: dict[str, str]
+
+    @classmethod
+    def of(cls, note: Note) -> CardText:
+        names = note.card.note_type.fields
+        return cls(note, {name: visible_text(html) for name, html in zip(names, note.fields)
+                          if name != "Source"})
+
+    @property
+    def card(self):
+        return self.note.card
+
+    @property
+    def key(self) -> str:
+        return self.card.note_type.key
+
+    @property
+    def is_cloze(self) -> bool:
+        return self.card.note_type.kind == CLOZE
+
+    def prompts(self) -> list[tuple[str, str]]:
+        """(field, text) of what the learner is asked: both sides of a reversed card."""
+        if self.is_cloze or self.key in QUESTION_TYPES:
+            return [(self.card.note_type.first_field, self.text.get(self.card.note_type.first_field, ""))]
+        if self.key == "reversed":
+            return [(name, self.text.get(name, "")) for name in ("Front", "Back")]
+        return []
+
+    def warn(self, code: str, message: str, field_name: str | None = None, needle: str = "") -> Problem:
+        line, col = self.where(field_name, needle)
+        return Problem(self.card.path, line, message, col, code, "warning")
+
+    def where(self, field_name: str | None, needle: str = "") -> tuple[int, int]:
+        """Line and column of `needle` (a whole word, or the field's start) in the file."""
+        if field_name is None:
+            return 1, 1
+        first = self.card.field_lines.get(field_name, 1)
+        source = self.card.fields.get(field_name, "")
+        match = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", source) if needle else None
+        if match is None:
+            return first, 1
+        before = source[:match.start()]
+        return first + before.count("\n"), match.start() - (before.rfind("\n") + 1) + 1
+
+
+def _count(text: str) -> int:
+    return len(text.split())
+
+
+def answer_too_long(card: CardText, limits: Limits) -> Iterator[Problem]:
+    if card.key in ANSWER_TYPES and _count(card.text.get("Back", "")) > limits.answer_words:
+        yield card.warn("W101", f"answer has {_count(card.text['Back'])} words (limit "
+                                f"{limits.answer_words}): keep the answer short, move detail to "
+                                "'% extra' or split the card", "Back")
+    if card.is_cloze:
+        first = card.card.note_type.first_field
+        for number, answer in CLOZE_DELETION.findall(card.card.fields.get(first, "")):
+            if _count(answer) > limits.answer_words:
+                yield card.warn("W101", f"cloze c{number} hides {_count(answer)} words (limit "
+                                        f"{limits.answer_words}): hide less, or split it", first)
+
+
+ITEM = r"[^\s,.;:!?()«»]+"
+LIST_ITEMS = re.compile(
+    rf"(?:{ITEM}(?:\s+{ITEM}){{0,2}})(?:\s*,\s*{ITEM}(?:\s+{ITEM}){{0,2}}){{2,}}(?=\s*(?:[.;:!?)»]|$))"
+    rf"|{ITEM}(?:\s+{ITEM})?\s*,\s*{ITEM}(?:\s+{ITEM})?\s+(?:og|eller|samt|and|or)\s+{ITEM}",
+    re.I,
+)
+
+
+def list_in_answer(card: CardText, limits: Limits) -> Iterator[Problem]:
+    if card.key not in ANSWER_TYPES:
+        return
+    html = card.note.fields[card.card.note_type.fields.index("Back")]
+    items = html.count("<li")
+    if items >= 2:
+        yield card.warn("W102", f"answer is a list of {items} items: hard to recall as one answer; "
+                                "use a cloze card (one deletion per item) or split it", "Back")
+    elif LIST_ITEMS.search(card.text.get("Back", "")):
+        yield card.warn("W102", "answer is an enumeration: hard to recall as one answer; "
+                                "use a cloze card (one deletion per item) or split it", "Back")
+
+
+def question_too_long(card: CardText, limits: Limits) -> Iterator[Problem]:
+    for name, text in card.prompts()[:1]:
+        if _count(text) > limits.question_words:
+            yield card.warn("W103", f"question has {_count(text)} words (limit "
+                                    f"{limits.question_words}): ask one short thing", name)
+
+
+def not_a_question(card: CardText, limits: Limits) -> Iterator[Problem]:
+    text = card.text.get("Front", "").strip().rstrip("»”\"')]").rstrip()
+    if card.key in QUESTION_TYPES and text and not text.endswith("?"):
+        yield card.warn("W104", "the front is not a question: end it with '?' (or use type: "
+                                "reversed for a term and its definition)", "Front")
+
+
+def missing_source(card: CardText, limits: Limits) -> Iterator[Problem]:
+    if not card.card.source:
+        yield card.warn("W105", "no source: add `source:` to the front matter, so the fact can "
+                                "be checked")
+
+
+def no_tags(card: CardText, limits: Limits) -> Iterator[Problem]:
+    if not card.card.tags:
+        yield card.warn("W106", "no tags: add `tags: [...]` to the front matter")
+
+
+CLOZE_DELETION = re.compile(r"\{\{c(\d+)::((?:(?!::|\}\}).)*)", re.S)
+
+
+def too_many_clozes(card: CardText, limits: Limits) -> Iterator[Problem]:
+    first = card.card.note_type.first_field
+    count = len(CLOZE_DELETION.findall(card.card.fields.get(first, ""))) if card.is_cloze else 0
+    if count > limits.clozes:
+        yield card.warn("W109", f"{count} cloze deletions (limit {limits.clozes}): split the note, "
+                                "so each card asks for little", first)
+
+
+def cloze_number_gap(card: CardText, limits: Limits) -> Iterator[Problem]:
+    numbers = card.card.cloze_numbers if card.is_cloze else set()
+    missing = sorted(set(range(1, max(numbers, default=0) + 1)) - numbers)
+    if missing:
+        found = ", ".join(f"c{n}" for n in sorted(numbers))
+        yield card.warn("W110", f"cloze numbers skip {', '.join(f'c{n}' for n in missing)} "
+                                f"(has {found}): renumber them, unless the note is out already "
+                                "(its cards keep their review history by number)",
+                        card.card.note_type.first_field)
+
+
+IMG = re.compile(r"<img\b[^>]*>", re.I)
+ALT = re.compile(r"""\balt\s*=\s*(["'])(.*?)\1""", re.I | re.S)
+IMAGE_SOURCE = re.compile(r"!\[|<img\b", re.I)
+
+
+def image_without_alt(card: CardText, limits: Limits) -> Iterator[Problem]:
+    for name, html in zip(card.card.note_type.fields, card.note.fields):
+        sources = [m.start() for m in IMAGE_SOURCE.finditer(card.card.fields.get(name, ""))]
+        for index, tag in enumerate(IMG.findall(html)):
+            alt = ALT.search(tag)
+            if alt is None or not alt.group(2).strip():
+                problem = card.warn("W111", "image without alt text: describe it, e.g. "
+                                            "![What it shows](file.png), for screen readers", name)
+                if index < len(sources):
+                    problem = _at_offset(card, name, sources[index], problem)
+                yield problem
+
+
+def _at_offset(card: CardText, name: str, offset: int, problem: Problem) -> Problem:
+    source = card.card.fields.get(name, "")
+    before = source[:offset]
+    return Problem(problem.path, card.card.field_lines.get(name, 1) + before.count("\n"),
+                   problem.message, offset - (before.rfind("\n") + 1) + 1, problem.code,
+                   problem.severity)
+
+
+CARD_RULES = (answer_too_long, list_in_answer, question_too_long, not_a_question, missing_source,
+              no_tags, too_many_clozes, cloze_number_gap, image_without_alt)
+
+
+def tokens(text: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\w+", text.casefold()))
+
+
+SIMILAR_CANDIDATES = 20  # earlier prompts compared per shared key: keeps it linear
+
+
+def duplicate_questions(cards: list[CardText], limits: Limits) -> list[Problem]:
+    """W107 for the same question (same words, case and punctuation aside),
+    W108 for questions whose word sets differ by one word added, dropped or
+    replaced (token Jaccard >= limits.similarity). Each later card points at
+    the first. Linear: every prompt is filed under its word set and the sets
+    one word smaller, so only prompts sharing such a key are compared."""
+    problems = []
+    exact: dict[tuple[str, ...], tuple[CardText, str]] = {}
+    filed: dict[frozenset, list[tuple[frozenset, CardText, str]]] = defaultdict(list)
+    for card in cards:
+        for name, text in card.prompts():
+            words_ = tokens(text)
+            if not words_:
+                continue
+            if words_ in exact and exact[words_][0] is not card:
+                other, other_name = exact[words_]
+                problems.append(card.warn("W107", f"same question as {_ref(other, other_name)}: "
+                                                  "merge the cards, or ask something distinct", name))
+                continue
+            exact.setdefault(words_, (card, name))
+            bag = frozenset(words_)
+            keys = [bag] + ([bag - {w} for w in bag] if len(bag) >= 4 else [])
+            similar = _first_similar(bag, card, keys, filed, limits.similarity)
+            if similar:
+                problems.append(card.warn("W108", f"question nearly the same as "
+                                                  f"{_ref(*similar)}: learners will mix up the "
+                                                  "answers; make them clearly different", name))
+            for key in keys:
+                if len(filed[key]) < SIMILAR_CANDIDATES:
+                    filed[key].append((bag, card, name))
+    return problems
+
+
+def _first_similar(bag: frozenset, card: CardText, keys: list[frozenset], filed: dict,
+                   threshold: float) -> tuple[CardText, str] | None:
+    if len(bag) < 3:
+        return None
+    best = None
+    for key in keys:
+        for other_bag, other, other_name in filed.get(key, ()):
+            if other is not card and len(bag & other_bag) / len(bag | other_bag) >= threshold:
+                if best is None or other.card.path < best[0].card.path:
+                    best = (other, other_name)
+    return best
+
+
+def _ref(card: CardText, name: str) -> str:
+    return f"{card.card.path}:{card.card.field_lines.get(name, 1)}"
+
+
+def spelling(cards: list[CardText], config: DeckConfig,
+             spell: Callable = misspelled) -> tuple[list[Problem], str]:
+    """W112 once per unknown word and card, at its first place. Each distinct
+    word is looked up once for the whole deck."""
+    checked = [c for c in cards if SPELLING not in c.card.ignore]
+    per_card = [(c, {name: words(text) for name, text in c.text.items()}) for c in checked]
+    vocabulary = {w for _, fields in per_card for found in fields.values() for w in found}
+    result = spell(vocabulary, config.language, config.words)
+    problems = []
+    for card, fields in per_card:
+        reported = set()
+        for name, found in fields.items():
+            for word in found:
+                if word in result.unknown and word not in reported:
+                    reported.add(word)
+                    problems.append(card.warn(SPELLING, f"unknown word '{word}' ({config.language}): "
+                                                        "fix it, or add it to `words` in deck.toml",
+                                              name, word))
+    return problems, result.skipped
+
+
+def unknown_ignores(config: DeckConfig, cards: list[CardText]) -> list[Problem]:
+    known = set(RULES) - {ERROR_CODE}
+    problems = [Problem("deck.toml", 1, f"ignore names unknown rule '{code}' "
+                                        f"(known: {', '.join(sorted(known))})", 1, "W100", "warning")
+                for code in config.ignore if code not in known]
+    for card in cards:
+        problems += [card.warn("W100", f"ignore names unknown rule '{code}' "
+                                       f"(known: {', '.join(sorted(known))})")
+                     for code in card.card.ignore if code not in known]
+    return problems
+
+
+def format_text(report: Report, shown: Callable[[str], str] = str) -> str:
+    """ruff-style lines, then a summary."""
+    lines = [f"{shown(p.path)}:{p.line}:{p.col or 1}: {p.code} {p.message}" for p in report.problems]
+    lines.append(summary(report))
+    return "\n".join(lines)
+
+
+def summary(report: Report) -> str:
+    if not report.problems:
+        return f"All checks passed: {report.cards} cards."
+    return (f"Found {report.errors} error(s) and {report.warnings} warning(s) in "
+            f"{report.cards} cards.")
+
+
+def format_json(report: Report, shown: Callable[[str], str] = str) -> str:
+    """The shape documented in the README ("Checking cards")."""
+    return json.dumps({
+        "version": 1,
+        "cards": report.cards,
+        "summary": {"errors": report.errors, "warnings": report.warnings},
+        "skipped": [{"code": code, "rule": RULES[code].name, "reason": reason}
+                    for code, reason in sorted(report.skipped.items())],
+        "problems": [{
+            "path": shown(p.path), "line": p.line, "col": p.col or 1, "code": p.code,
+            "rule": RULES[p.code].name if p.code in RULES else "", "severity": p.severity,
+            "message": p.message,
+        } for p in report.problems],
+    }, ensure_ascii=False, indent=2)

