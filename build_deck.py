@@ -32,9 +32,11 @@ def build(root: Path = ROOT, quiet: bool = typer.Option(False, "--quiet", "-q"))
     """Build dist/<deck>.apkg from cards/ and media/."""
     from deckbuild.build import build as build_deck
     from deckbuild.problems import ProjectError
+    from deckbuild.progress import progress_bar
 
     try:
-        result = build_deck(root)
+        with progress_bar("Building", quiet) as progress:
+            result = build_deck(root, progress=progress)
     except ProjectError as err:
         fail(err.problems)
     if quiet:
@@ -204,12 +206,14 @@ def import_(
     """Turn an Anki deck into a deck project that builds back to the same notes."""
     from deckbuild.importer import import_deck
     from deckbuild.problems import ProjectError
+    from deckbuild.progress import progress_bar
 
     if not deck.is_file():
         print(f"{_shown(deck)}: no such file", file=sys.stderr)
         raise typer.Exit(1)
     try:
-        result = import_deck(deck, into)
+        with progress_bar("Importing", quiet) as progress:
+            result = import_deck(deck, into, progress)
     except ProjectError as err:
         fail(err.problems)
     for problem in result.warnings + result.problems:

@@ -13,6 +13,7 @@ import html
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import genanki
 
@@ -29,6 +30,7 @@ from .problems import Problem, ProjectError
 from .render import render_html, render_markdown
 
 RETIRED_TAG = "retired"
+Progress = Callable[[int, int], None]  # (cards done, cards in all): for a progress bar
 
 
 @dataclass(frozen=True)
@@ -122,11 +124,13 @@ def _duplicate_ids(cards: list[Card]) -> list[Problem]:
     return problems
 
 
-def render_project(project: Project) -> tuple[list[Note], list[Problem]]:
+def render_project(project: Project, progress: Progress | None = None) -> tuple[list[Note], list[Problem]]:
     config = project.config
     notes, problems = [], []
     names: dict[str, tuple[Path, str]] = {}  # casefolded flat name -> (file, card path)
-    for card in project.cards:
+    for done, card in enumerate(project.cards, 1):
+        if progress:
+            progress(done, len(project.cards))
         fields, files, card_problems = _render_card(card, config.media_dir, config.trusted_html)
         problems += card_problems
         for item in files:
@@ -183,10 +187,10 @@ def all_decks(config: DeckConfig, notes: list[Note]) -> list[str]:
     return [config.name] + sorted(names - {config.name})
 
 
-def build(root: Path, now: int | None = None) -> BuildResult:
+def build(root: Path, now: int | None = None, progress: Progress | None = None) -> BuildResult:
     """Build dist/<deck>.apkg and update the lock, or raise every problem."""
     project, problems = load_project(root)
-    notes, render_problems = render_project(project)
+    notes, render_problems = render_project(project, progress)
     problems += render_problems
     if any(p.is_error for p in problems):
         raise ProjectError([p for p in problems if p.is_error])

@@ -21,11 +21,10 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from urllib.parse import unquote
 
 from . import media as media_stage
-from .build import Note, load_project, render_project
+from .build import Note, Progress, load_project, render_project
 from .cards import ID_PATTERN, split_sections
 from .config import CONFIG_NAME, slugify
 from .custom_types import FOLDER, KEY_PATTERN, note_type_files, toml_string
@@ -37,7 +36,6 @@ from .package import write_atomic
 from .problems import Problem, ProjectError
 from .render import render_html
 
-Progress = Callable[[int, int], None]
 TAG = re.compile(r"<[^>]*>")
 UNSAFE_FOLDER = re.compile(r'[/\\:*?"<>|\x00-\x1f]|^\.|[. ]$')
 PLAIN_YAML = re.compile(r"^[A-Za-z_][\w.-]*$")
@@ -91,12 +89,13 @@ def import_deck(source: Path, into: Path | None = None, progress: Progress | Non
                                                  "can't hold; it differs slightly from Anki's copy",
                                  severity="warning")
                      for f in inexact]
-        if progress:
-            progress(done, len(exported.notes))
+        if progress:  # converting is the first half of the work, checking the second
+            progress(done, 2 * len(exported.notes))
 
     _write_project(root, name, exported, types, cards, renamed, trusted, source)
+    checked = (lambda done, total: progress(total + done, 2 * total)) if progress else None
     problems, more_warnings = _check_and_seed(root, exported, types, cards, fields,
-                                              {(w.path, w.message) for w in warnings})
+                                              {(w.path, w.message) for w in warnings}, checked)
     return ImportResult(root=root, notes=len(cards), note_types=sorted(t.key for t in types.values()),
                         media=len(list((root / "media").glob("*"))) if (root / "media").is_dir() else 0,
                         warnings=warnings + more_warnings, problems=problems)
@@ -306,12 +305,13 @@ def _write_project(root: Path, name: str, exported: Exported, types: dict[int, N
 
 def _check_and_seed(root: Path, exported: Exported, types: dict[int, NoteType],
                     cards: dict[str, tuple[str, str, int]],
-                    fields: list[tuple[str, ...]], known: set[tuple[str, str]]) -> tuple[list[Problem], list[Problem]]:
+                    fields: list[tuple[str, ...]], known: set[tuple[str, str]],
+                    progress: Progress | None = None) -> tuple[list[Problem], list[Problem]]:
     """Load and render the written project as `build` will; every field that
     differs from the original is a warning. Then write the lock that makes
     an unchanged build leave users' notes alone."""
     project, problems = load_project(root)
-    notes, render_problems = render_project(project)
+    notes, render_problems = render_project(project, progress)
     problems += render_problems
     warnings = []
     for note in notes:
