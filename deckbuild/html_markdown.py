@@ -27,9 +27,11 @@ class FieldText:
 def field_text(field_html: str, trusted: bool, fits: Callable[[str], bool] = lambda text: True) -> FieldText:
     if not field_html:
         return FieldText("", False, True)
+    tried = set()
     for candidate in _markdown_candidates(field_html):
-        if fits(candidate) and render_markdown(candidate, trusted) == field_html:
+        if candidate not in tried and fits(candidate) and render_markdown(candidate, trusted) == field_html:
             return FieldText(candidate, False, True)
+        tried.add(candidate)
     if fits(field_html) and render_html(field_html, trusted) == field_html:
         return FieldText(field_html, True, True)
     return FieldText(field_html.strip(), True, False)

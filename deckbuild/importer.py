@@ -27,7 +27,7 @@ from . import media as media_stage
 from .build import Note, Progress, load_project, render_project
 from .cards import ID_PATTERN, split_sections
 from .config import CONFIG_NAME, slugify
-from .custom_types import FOLDER, KEY_PATTERN, note_type_files, toml_string
+from .custom_types import BAD_TEMPLATE, FOLDER, KEY_PATTERN, note_type_files, toml_string
 from .exported import Exported, ExportedNote, ExportedType, ExportError, copy_media, read_package
 from .html_markdown import FieldText, field_text
 from .lock import Stamp, lock_text, seed_lock
@@ -132,6 +132,12 @@ def _note_types(exported: Exported) -> tuple[dict[int, NoteType], list[Problem]]
         if exported_type.name.casefold() in builtin_names:
             problems.append(Problem(exported_type.name, 0, "has the name of a built-in type but another "
                                                            "id: rename it in Anki, then export again"))
+            continue
+        unfit = [t[0] for t in exported_type.templates if BAD_TEMPLATE.search(t[0])]
+        if unfit:
+            problems.append(Problem(exported_type.name, 0, f"template '{unfit[0]}' can't be a file name "
+                                                           "(no / \\ : * ? \" < > |): rename it in Anki, "
+                                                           "then export again"))
             continue
         key = slugify(exported_type.name)
         key = _unique(f"anki-{key}" if key in BUILTIN else key, keys)

@@ -281,6 +281,15 @@ def test_what_cannot_become_one_project_is_refused(tmp_path: Path):
     assert "several top-level decks (A, B)" in err.value.problems[0].message
     assert not (tmp_path / "project").exists()
 
+    slashed = genanki.Model(1607392321, "Slashed", fields=[{"name": "F"}],
+                            templates=[{"name": "Front/Back", "qfmt": "{{F}}", "afmt": "{{F}}"}])
+    deck = genanki.Deck(2059400120, "C")
+    deck.add_note(genanki.Note(model=slashed, fields=["x"]))
+    genanki.Package(deck).write_to_file(tmp_path / "slashed.apkg")
+    with pytest.raises(ProjectError) as err:
+        import_deck(tmp_path / "slashed.apkg", tmp_path / "project")
+    assert str(err.value.problems[0]).startswith("Slashed:0: template 'Front/Back' can't be a file name")
+
 
 def test_cli_import_writes_a_project_that_builds(student, tmp_path: Path):
     apkg = export(student, tmp_path / "spansk.apkg", legacy=True)
