@@ -18,7 +18,8 @@ from typing import Callable
 import genanki
 
 from . import media as media_stage
-from .cards import Card, parse_card
+from .cache import compile_cards
+from .cards import Card
 from .config import DeckConfig, load_config
 from .custom_types import load_note_types
 from .files import read_card_files
@@ -27,7 +28,7 @@ from .media import MediaFile
 from .notetypes import BUILTIN, NoteType, card_ords
 from .package import PackedDeck, PackedNote, apkg_bytes, collection_bytes, deck_id, write_atomic
 from .problems import Problem, ProjectError
-from .render import render_html, render_markdown
+from .render import render_fields
 
 RETIRED_TAG = "retired"
 Progress = Callable[[int, int], None]  # (cards done, cards in all): for a progress bar
@@ -39,6 +40,7 @@ class Project:
     cards: list[Card]
     lock: Lock
     namespace: str
+    rendered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # card path -> fields as HTML
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,10 @@ class BuildResult:
         return dict(sorted(counts.items()))
 
 
-def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN) -> tuple[Project, list[Problem]]:
+def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
+                 workers: int | None = None) -> tuple[Project, list[Problem]]:
+    """Cards are parsed and rendered together: unchanged files come from the
+    cache (`cache=False`: none), the rest on `workers` processes (cache.py)."""
     config, problems = load_config(root)
     custom_types, type_problems = load_note_types(config.root, note_types)
     problems += type_problems
@@ -87,19 +92,17 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN) -> tuple
     problems += lock_problems
     files, file_problems = read_card_files(config.root, config.cards_dir)
     problems += file_problems
-    cards = []
-    for card_file in files:
-        card, card_problems = parse_card(card_file, note_types)
-        problems += card_problems
-        if card:
-            cards.append(card)
+    compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
+                                            config.root if cache else None, workers)
+    problems += card_problems
+    cards = [card for card, _ in compiled]
     problems += _duplicate_ids(cards)
     namespace, namespace_problems = _namespace(config, lock)
     problems += namespace_problems
     if not files and not file_problems:
         problems.append(Problem("cards", 0, "no card files found: add cards/*.md "
                                             "(`build_deck.py new` writes one)"))
-    return Project(config, cards, lock, namespace), problems
+    return Project(config, cards, lock, namespace, {c.path: html for c, html in compiled}), problems
 
 
 def _namespace(config: DeckConfig, lock: Lock) -> tuple[str, list[Problem]]:
@@ -125,13 +128,14 @@ def _duplicate_ids(cards: list[Card]) -> list[Problem]:
 
 
 def render_project(project: Project, progress: Progress | None = None) -> tuple[list[Note], list[Problem]]:
-    config = project.config
+    config, media_dir = project.config, project.config.media_dir
     notes, problems = [], []
     names: dict[str, tuple[Path, str]] = {}  # casefolded flat name -> (file, card path)
     for done, card in enumerate(project.cards, 1):
         if progress:
             progress(done, len(project.cards))
-        fields, files, card_problems = _render_card(card, config.media_dir, config.trusted_html)
+        fields, files, card_problems = _render_card(card, media_dir, config.trusted_html,
+                                                    project.rendered.get(card.path))
         problems += card_problems
         for item in files:
             key = item.name.casefold()
@@ -152,11 +156,10 @@ def render_project(project: Project, progress: Progress | None = None) -> tuple[
     return notes, problems
 
 
-def _render_card(card: Card, media_dir: Path, trusted: bool) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
+def _render_card(card: Card, media_dir: Path, trusted: bool, fields_html: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
     rendered, files, problems = [], {}, []
-    for name in card.note_type.fields:
+    for name, field_html in zip(card.note_type.fields, fields_html or render_fields(card, trusted)):
         text = card.fields.get(name, "")
-        field_html = render_html(text, trusted) if name in card.html else render_markdown(text, trusted)
         flat = {}
         for ref in media_stage.media_refs(field_html):
             line = _line_of(html.unescape(ref), text, card.field_lines.get(name, 1))
@@ -187,9 +190,10 @@ def all_decks(config: DeckConfig, notes: list[Note]) -> list[str]:
     return [config.name] + sorted(names - {config.name})
 
 
-def build(root: Path, now: int | None = None, progress: Progress | None = None) -> BuildResult:
+def build(root: Path, now: int | None = None, progress: Progress | None = None, cache: bool = True,
+          workers: int | None = None) -> BuildResult:
     """Build dist/<deck>.apkg and update the lock, or raise every problem."""
-    project, problems = load_project(root)
+    project, problems = load_project(root, cache=cache, workers=workers)
     notes, render_problems = render_project(project, progress)
     problems += render_problems
     if any(p.is_error for p in problems):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,25 +18,26 @@ class CardFile:
     text: str
 
 
-def find_card_paths(cards_dir: Path) -> list[Path]:
-    """Every card file under cards/, in a stable order; dot-folders are skipped."""
-    if not cards_dir.is_dir():
-        return []
+def find_card_paths(cards_dir: Path) -> list[tuple[str, ...]]:
+    """Every card file under cards/, as its path parts below cards/, in a
+    stable order; dot-folders and dot-files are skipped, links to folders
+    not followed. (os.walk on strings: pathlib costs more than reading.)"""
     found = []
-    for path in cards_dir.rglob("*" + CARD_SUFFIX):
-        parts = path.relative_to(cards_dir).parts
-        if any(part.startswith(".") for part in parts):
-            continue
-        found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(cards_dir).as_posix())
+    for folder, dirs, names in os.walk(cards_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        parts = tuple(Path(folder).relative_to(cards_dir).parts)
+        found += [parts + (name,) for name in names
+                  if name.endswith(CARD_SUFFIX) and not name.startswith(".")]
+    return sorted(found, key="/".join)
 
 
 def read_card_files(root: Path, cards_dir: Path) -> tuple[list[CardFile], list[Problem]]:
     files, problems = [], []
-    for path in find_card_paths(cards_dir):
-        rel = path.relative_to(root).as_posix()
-        card_file, problem = decode_card_file(rel, path.relative_to(cards_dir).parts[:-1],
-                                              path.read_bytes())
+    prefix = cards_dir.relative_to(root).as_posix()
+    for parts in find_card_paths(cards_dir):
+        with open(os.path.join(cards_dir, *parts), "rb") as handle:
+            data = handle.read()
+        card_file, problem = decode_card_file(f"{prefix}/{'/'.join(parts)}", parts[:-1], data)
         if problem:
             problems.append(problem)
         else:

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING
 
 import markdown
 import nh3
+
+if TYPE_CHECKING:
+    from .cards import Card
 
 EXTENSIONS = ["tables", "fenced_code", "sane_lists"]
 
@@ -94,6 +98,14 @@ def restore(rendered: str, kept: list[str]) -> str:
         return token if token.startswith(("{{", "::", "}}")) else html.escape(token, quote=False)
 
     return PLACEHOLDER.sub(put_back, rendered)
+
+
+def render_fields(card: Card, trusted: bool = False) -> tuple[str, ...]:
+    """A card's fields as HTML, in its note type's order (media references
+    as written: the media stage flattens them)."""
+    return tuple(render_html(card.fields.get(name, ""), trusted) if name in card.html
+                 else render_markdown(card.fields.get(name, ""), trusted)
+                 for name in card.note_type.fields)
 
 
 def render_markdown(text: str, trusted: bool = False) -> str:

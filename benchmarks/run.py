@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Benchmark `build_deck.py build` (and `check`, once it exists) on synthetic decks.
+
+    python benchmarks/run.py                          # 1,000 / 10,000 / 100,000 cards
+    python benchmarks/run.py --sizes 1000 --runs 3    # a quick run
+
+For each size and command, three scenarios, each timed as a whole process
+under `/usr/bin/time -v` (wall time and peak RSS, median of --runs):
+
+    cold    no lock, no cache, no dist/: a first build
+    warm    nothing changed since the last build
+    edit    one card's text changed since the last build
+
+Prints a Markdown table and writes the figures as JSON (--json). Not part of
+the test suite: speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from synthetic import edit, write_deck
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = REPO / "build_deck.py"
+TIME = "/usr/bin/time"
+SCENARIOS = ("cold", "warm", "edit")
+STATE = ("build-deck.lock", ".build-deck-cache", "dist")  # what a cold run starts without
+
+
+def measure(argv: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS in MB of one process."""
+    start = time.perf_counter()
+    run = subprocess.run([TIME, "-v", *argv], cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if run.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[1:])} failed:\n{run.stdout}{run.stderr}")
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", run.stderr).group(1))
+    return wall, rss_kb / 1024
+
+
+def has_command(name: str) -> bool:
+    return subprocess.run([sys.executable, str(CLI), name, "--help"],
+                          capture_output=True).returncode == 0
+
+
+def forget(root: Path) -> None:
+    for name in STATE:
+        path = root / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def bench_command(command: str, root: Path, cards: list[Path], runs: int) -> dict[str, dict]:
+    argv = [sys.executable, str(CLI), command, "--root", str(root)]
+    if command == "build":
+        argv.append("--quiet")
+    results = {}
+    for scenario in SCENARIOS:
+        samples = []
+        for run in range(runs):
+            if scenario == "cold":
+                forget(root)
+            elif scenario == "edit":
+                edit(cards[len(cards) // 2], f"{command}-{run}")
+            samples.append(measure(argv, root))
+        walls, rss = zip(*samples)
+        results[scenario] = {"wall_s": round(statistics.median(walls), 3),
+                             "peak_rss_mb": round(statistics.median(rss), 1),
+                             "samples_s": [round(w, 3) for w in walls]}
+    return results
+
+
+def startup(runs: int) -> float:
+    walls = [measure([sys.executable, str(CLI), "--help"], REPO)[0] for _ in range(runs)]
+    return round(statistics.median(walls), 3)
+
+
+def table(report: dict) -> str:
+    lines = ["| cards | command | cold | warm | one card edited |", "|---|---|---|---|---|"]
+    for size in report["sizes"]:
+        for command, scenarios in size["commands"].items():
+            cells = [f"{s['wall_s']:.2f} s, {s['peak_rss_mb']:.0f} MB"
+                     for s in (scenarios[name] for name in SCENARIOS)]
+            lines.append(f"| {size['cards']:,} | {command} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"`build_deck.py --help`: {report['startup_s']:.2f} s. "
+                 f"Median of {report['runs']} runs, {report['machine']['cpus']} CPUs, "
+                 f"Python {report['machine']['python']}.")
+    for note in report["notes"]:
+        lines.append(f"{note}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000",
+                        help="card counts, comma-separated (default: 1000,10000,100000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per scenario; the median counts")
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("results.json"),
+                        help="where to write the figures (default: benchmarks/results.json)")
+    parser.add_argument("--workdir", type=Path, help="where to write the decks (default: a temp dir)")
+    args = parser.parse_args()
+    if not Path(TIME).exists():
+        raise SystemExit(f"{TIME} is missing: apt-get install -y time")
+
+    commands = ["build"]
+    notes = []
+    if has_command("check"):
+        commands.append("check")
+    else:
+        notes.append("`check` skipped: this build_deck has no check command.")
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="build-deck-bench-"))
+    report = {"runs": args.runs, "startup_s": startup(args.runs), "notes": notes, "sizes": [],
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    try:
+        for size in (int(s) for s in args.sizes.split(",")):
+            root = work / f"deck-{size}"
+            shutil.rmtree(root, ignore_errors=True)
+            cards = write_deck(root, size)
+            report["sizes"].append({"cards": size, "commands": {
+                command: bench_command(command, root, cards, args.runs) for command in commands}})
+            print(f"{size:,} cards done", file=sys.stderr)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    print(table(report))
+    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The build cache: what each card file compiled to (its parsed card and its
+fields as HTML), so a build parses and renders only the files that changed.
+
+`.build-deck-cache/cards.sqlite3` beside the lock maps a keyed hash of a card
+file (its path and text, the code and library versions that compile it, the
+deck's note types and `trusted_html`) to the compiled result as JSON. An
+entry is thus never stale: anything that could change the result changes the
+key. SQLite commits each build's entries atomically; deleting the folder is
+always safe (the next build is a cold one, and as fast as a build without a
+cache). The hash is keyed with a secret kept outside the project, so a cache
+that arrives with the project (by git or a copy) can never be hit: a planted
+entry could otherwise smuggle unsanitized HTML into a deck.
+
+Cold builds compile on every core; the result is the same in any case:
+entries are decoded from the same JSON whether they were just computed, in
+this process or a worker, or read from the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import secrets
+import sqlite3
+import sys
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+
+import markdown
+import nh3
+import yaml
+
+from .cards import Card, parse_card
+from .files import CardFile
+from .notetypes import NoteType
+from .problems import Problem
+from .render import render_fields
+
+CACHE_DIR = ".build-deck-cache"
+DATABASE = "cards.sqlite3"
+SCHEMA = "CREATE TABLE IF NOT EXISTS cards (key BLOB PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID"
+BATCH = 500  # keys per lookup query
+PARALLEL_MIN = 400  # fewer files to compile than this: one process is faster
+TUPLE_FIELDS = [f.name for f in dataclasses.fields(Card) if str(f.type).startswith("tuple")]
+
+Compiled = tuple[Card, tuple[str, ...]]  # a parsed card, its fields as HTML (media not yet flat)
+
+
+def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
+                  root: Path | None = None, workers: int | None = None) -> tuple[list[Compiled], list[Problem]]:
+    """Every card file parsed and rendered, in file order: from the cache in
+    `root` where a file is unchanged, the rest on `workers` processes (default:
+    every core, for more than a few hundred files). `root=None`: no cache."""
+    cache = CardCache.open(root) if root is not None else None
+    keyed = _Keys(cache.secret if cache else b"", note_types, trusted)
+    keys = [keyed(f) for f in files]
+    entries = cache.get(keys) if cache else {}
+    missing = [f for f, key in zip(files, keys) if key not in entries]
+    computed = iter(compile_files(missing, note_types, trusted, workers))
+    compiled, problems, fresh = [], [], {}
+    for key in keys:
+        entry = entries.pop(key, None)
+        if entry is None:
+            entry, file_problems = next(computed)
+            problems += file_problems
+            if entry is None:
+                continue
+            fresh[key] = entry
+        compiled.append(decode(entry, note_types))
+    if cache:
+        cache.save(fresh, keys)
+    return compiled, problems
+
+
+def compile_files(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
+                  workers: int | None = None) -> list[tuple[str | None, list[Problem]]]:
+    """`compile_file` for each file, in order, in chunks over worker processes."""
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(files) >= PARALLEL_MIN else 1
+    work = partial(_compile_chunk, note_types=note_types, trusted=trusted)
+    if workers <= 1 or len(files) <= 1:
+        return work(files)
+    size = max(1, -(-len(files) // (workers * 8)))
+    chunks = [files[i:i + size] for i in range(0, len(files), size)]
+    with multiprocessing.Pool(workers) as pool:
+        return [result for chunk in pool.map(work, chunks) for result in chunk]
+
+
+def _compile_chunk(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool) -> list[tuple[str | None, list[Problem]]]:
+    return [compile_file(f, note_types, trusted) for f in files]
+
+
+def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: bool) -> tuple[str | None, list[Problem]]:
+    """Parse and render one card file: the entry the cache keeps, or problems."""
+    card, problems = parse_card(card_file, note_types)
+    if card is None:
+        return None, problems
+    return encode(card, render_fields(card, trusted)), problems
+
+
+def encode(card: Card, fields: tuple[str, ...]) -> str:
+    data = {f.name: getattr(card, f.name) for f in dataclasses.fields(card)}
+    data["note_type"] = card.note_type.key
+    return json.dumps([data, fields], ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(entry: str, note_types: dict[str, NoteType]) -> Compiled:
+    data, fields = json.loads(entry)
+    data["note_type"] = note_types[data["note_type"]]
+    for name in TUPLE_FIELDS:
+        if data[name] is not None:
+            data[name] = tuple(data[name])
+    return Card(**data), tuple(fields)
+
+
+class _Keys:
+    """A card file's cache key: a hash of everything its entry depends on."""
+
+    def __init__(self, secret: bytes, note_types: dict[str, NoteType], trusted: bool):
+        self.base = hashlib.blake2b(key=secret, digest_size=20)
+        self.base.update(fingerprint(note_types, trusted).encode())
+
+    def __call__(self, card_file: CardFile) -> bytes:
+        h = self.base.copy()
+        h.update(f"{card_file.rel}\x00{'/'.join(card_file.folders)}\x00{card_file.text}".encode())
+        return h.digest()
+
+
+def fingerprint(note_types: dict[str, NoteType], trusted: bool) -> str:
+    """The code and settings compiling depends on: the source of this module
+    and every deckbuild module it uses, the libraries' versions, the note
+    types and `trusted_html`."""
+    h = hashlib.sha1(repr((sys.version, markdown.__version__, nh3.__version__, yaml.__version__,
+                           trusted, sorted(note_types.items()))).encode())
+    for source in _sources(sys.modules[__name__]):
+        h.update(source.name.encode() + b"\x00" + source.read_bytes())
+    return h.hexdigest()
+
+
+def _sources(module: ModuleType) -> list[Path]:
+    """The source files of a module and of the package's modules it uses, transitively."""
+    seen, todo = set(), [module]
+    while todo:
+        current = todo.pop()
+        if current.__name__ in seen:
+            continue
+        seen.add(current.__name__)
+        for value in vars(current).values():
+            name = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
+            if isinstance(name, str) and name.startswith(f"{__package__}.") and name in sys.modules:
+                todo.append(sys.modules[name])
+    return sorted(Path(sys.modules[name].__file__) for name in seen)
+
+
+class CardCache:
+    """The SQLite file of entries. Never fails a build: a cache that can't be
+    opened, read or written is an empty one."""
+
+    def __init__(self, db: sqlite3.Connection | None, secret: bytes):
+        self.db = db
+        self.secret = secret
+
+    @classmethod
+    def open(cls, root: Path) -> CardCache:
+        secret = user_secret()
+        if secret is None:
+            return cls(None, b"")
+        try:
+            (root / CACHE_DIR).mkdir(exist_ok=True)
+            db = sqlite3.connect(root / CACHE_DIR / DATABASE)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(SCHEMA)
+            return cls(db, secret)
+        except (OSError, sqlite3.Error):
+            return cls(None, b"")
+
+    def __bool__(self) -> bool:
+        return self.db is not None
+
+    def get(self, keys: list[bytes]) -> dict[bytes, str]:
+        found: dict[bytes, str] = {}
+        try:
+            for i in range(0, len(keys), BATCH):
+                batch = keys[i:i + BATCH]
+                found.update(self.db.execute(
+                    f"SELECT key, entry FROM cards WHERE key IN ({','.join('?' * len(batch))})", batch))
+        except sqlite3.Error:
+            return {}
+        return found
+
+    def save(self, fresh: dict[bytes, str], used: list[bytes]) -> None:
+        """Store this build's new entries; drop unused ones once they outnumber the used."""
+        try:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO cards VALUES (?, ?)", fresh.items())
+                (total,) = self.db.execute("SELECT count(*) FROM cards").fetchone()
+                if total > 2 * len(used) + 100:
+                    self.db.execute("CREATE TEMP TABLE used (key BLOB PRIMARY KEY)")
+                    self.db.executemany("INSERT OR IGNORE INTO used VALUES (?)", ((k,) for k in used))
+                    self.db.execute("DELETE FROM cards WHERE key NOT IN (SELECT key FROM used)")
+            self.db.close()
+        except sqlite3.Error:
+            pass
+
+
+def user_secret() -> bytes | None:
+    """A random key kept in the user's cache folder (made on first use), or
+    None where there is no such folder to write to."""
+    home = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    path = Path(home) / "build-deck" / "cache-key"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".cache-key.{os.getpid()}")
+            tmp.write_text(secrets.token_hex(32), encoding="ascii")
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)  # atomic; the first of two racing builds wins
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        secret = path.read_bytes()
+    except (OSError, RuntimeError):
+        return None
+    return secret if len(secret) >= 32 else None

@@ -1,0 +1,154 @@
+"""A fast build is the same build: the cache, the worker processes and the
+plain-text shortcut past Python-Markdown never change a byte of the output."""
+
+import sqlite3
+
+import nh3
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from conftest import FIXTURE_CARDS, PNG, card_text, write_project
+from deckbuild import render
+from deckbuild.build import build, load_project
+from deckbuild.cache import CACHE_DIR, DATABASE, decode, encode
+from deckbuild.render import parsed_html, plain_html, sanitize
+
+NOW = 1_700_000_000
+
+# Fields of every kind the renderer meets: plain sentences (the shortcut),
+# inline Markdown, blocks, raw HTML to sanitize, cloze, MathJax, media.
+BODIES = [
+    "Hva er verdikjeden?\n\n% back\nAlt som øker fortjenesten.",
+    "Hvorfor smile?\n\n% back\nFordi **smilet** smitter, sier [Ellingsen](https://ndla.no/a).",
+    "Tre ting?\n\n% back\n- lytt\n- spør\n- følg opp\n\n% extra\n1. først\n2. så",
+    "Tabell?\n\n% back\n| a | b |\n|---|---|\n| 1 | 2 |",
+    "Kode?\n\n% back\n```\nrabatt = pris * 0.1\n```",
+    "Bilde?\n\n% back\nSe her:\n\n![Prikk](bilder/prikk.png)",
+    'Farlig?\n\n% back\n<b onclick="x()">fet</b><script>alert(1)</script> & <i>mer</i>',
+    "To avsnitt?\n\n% back\nFørste avsnitt.\n\nAndre avsnitt,\nmed to linjer.",
+]
+
+
+def deck(root, copies: int = 8):
+    cards = dict(FIXTURE_CARDS)
+    for i in range(copies):
+        for j, body in enumerate(BODIES):
+            kind = ["basic", "reversed", "type-in"][(i + j) % 3]
+            cards[f"Del {i % 3}/k{i}-{j}.md"] = card_text(f"k{i}-{j}", body, type=kind)
+        cards[f"Del {i % 3}/c{i}.md"] = card_text(
+            f"c{i}", r"Søppel er {{c1::alt _som_ ikke}} bidrar \(a_1 * b\) {{c2::**mer**::hint}}.",
+            type="cloze")
+    return write_project(root, cards, {"bilder/prikk.png": PNG})
+
+
+@pytest.fixture(autouse=True)
+def own_cache_key(tmp_path, monkeypatch):
+    """The cache key's secret lives in the user's cache folder: use a fresh one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+
+
+def outputs(root):
+    return (root / "dist" / "test-deck.apkg").read_bytes(), (root / "build-deck.lock").read_text()
+
+
+def edit(root, rel="Del 1/k1-1.md"):
+    path = root / "cards" / rel
+    path.write_text(path.read_text().replace("smitter", "smitter alltid"))
+
+
+def test_parallel_cached_builds_equal_a_plain_single_process_build(tmp_path):
+    plain, fast = deck(tmp_path / "plain"), deck(tmp_path / "fast")
+
+    build(plain, now=NOW, cache=False, workers=1)
+    build(fast, now=NOW, workers=2)  # cold: every card compiled in worker processes
+    assert outputs(fast) == outputs(plain)
+    assert (fast / CACHE_DIR / DATABASE).is_file()
+
+    build(plain, now=NOW + 10, cache=False, workers=1)
+    build(fast, now=NOW + 10, workers=2)  # warm: every card from the cache
+    assert outputs(fast) == outputs(plain)
+
+    edit(plain), edit(fast)
+    build(plain, now=NOW + 20, cache=False, workers=1)
+    build(fast, now=NOW + 20, workers=2)  # one card compiled, the rest cached
+    assert outputs(fast) == outputs(plain)
+
+
+def test_a_deleted_or_damaged_cache_is_a_cold_build(tmp_path):
+    plain, fast = deck(tmp_path / "plain", copies=1), deck(tmp_path / "fast", copies=1)
+    build(plain, now=NOW, cache=False)
+    build(fast, now=NOW)
+
+    (fast / CACHE_DIR / DATABASE).write_bytes(b"not a database")
+    build(fast, now=NOW)
+    assert outputs(fast) == outputs(plain)
+
+
+def test_a_cache_made_with_another_key_is_never_read(tmp_path, monkeypatch):
+    """A cache that comes with a project (committed, copied) could carry
+    unsanitized HTML; keyed with another user's secret, it is never hit."""
+    root = deck(tmp_path / "deck", copies=1)
+    build(root, now=NOW)
+    with sqlite3.connect(root / CACHE_DIR / DATABASE) as db:
+        db.execute("UPDATE cards SET entry = replace(entry, 'fortjenesten', '<script>x()</script>')")
+    db.close()
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "someone-else"))
+    result = build(root, now=NOW)
+    assert not any("<script>" in field for note in result.notes for field in note.fields)
+    assert any("øker fortjenesten" in field for note in result.notes for field in note.fields)
+
+
+def test_trusted_html_has_its_own_cache_entries(tmp_path):
+    root = deck(tmp_path / "deck", copies=1)
+    build(root, now=NOW)
+    (root / "deck.toml").write_text('name = "Test deck"\nnamespace = "test-deck"\ntrusted_html = true\n')
+    fields = [f for note in build(root, now=NOW).notes for f in note.fields]
+    assert any('<b onclick="x()">' in f for f in fields)
+
+
+def test_cached_cards_decode_to_the_cards_parsed(tmp_path):
+    root = deck(tmp_path / "deck", copies=1)
+    (root / "cards" / "full.md").write_text(card_text(
+        "full", "<b>Q</b>\n\n% back\nA", extra_meta='deck: "Annet::Her"\nguid: "abc"\nretired: true\n'
+        'ignore: {W101: "fordi"}\nhtml: [Front]'))
+    project, problems = load_project(root, cache=False)
+    assert problems == []
+    for card in project.cards:
+        fields = project.rendered[card.path]
+        assert decode(encode(card, fields), {card.note_type.key: card.note_type}) == (card, fields)
+
+
+def test_the_reusable_sanitizer_is_nh3_clean_with_the_same_rules():
+    dirty = ('<p style="color:red;position:fixed" onclick="x()">a</p><script>x()</script>'
+             '<a href="javascript:x()">l</a><img src="a.png" onerror="y()"><audio src="a.mp3" controls>')
+    assert sanitize(dirty) == nh3.clean(
+        dirty, tags=render.SAFE_TAGS, attributes=render.SAFE_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"}, link_rel=None,
+        filter_style_properties=render.SAFE_STYLE)
+
+
+def test_plain_sentences_skip_the_parser():
+    assert plain_html("Hva er «søppel» (Ellingsen)?") == "Hva er «søppel» (Ellingsen)?"
+    assert plain_html("Ett avsnitt.\n\nTo avsnitt.") == "<p>Ett avsnitt.</p>\n<p>To avsnitt.</p>"
+    for markdown in ["Hva er *dette*?", "- punkt", "1. punkt", "a & b", "a  \nb", "# Tittel",
+                     "snake_case", "a <b>", "    kode", "Linje\n---"]:
+        assert plain_html(markdown) is None, markdown
+
+
+# Texts near the edge of "plain": letters and the allowed punctuation mixed
+# with Markdown's syntax characters, whitespace and placeholders.
+ALPHABET = ("aZæøÅé9 0\n.,;:?!'\"()/%«»–—…’‘“”+=@$€§°\ue000\ue001"
+            "*_-#>`<&|~[]\\\t\xa0\u0301²")
+WORDS = st.text(alphabet="abæø1920", min_size=1, max_size=6)
+GLUE = st.sampled_from(list(" .,;:?!'\"()/%«»–—…’‘“”+=@$€§°-#*_") +
+                       ["\n", "\n\n", "\n\n\n", "  ", "1. ", "+ ", "\ue0000\ue001", " \n"])
+TEXTS = st.one_of(st.text(alphabet=ALPHABET, min_size=1, max_size=40),
+                  st.lists(st.one_of(WORDS, GLUE), min_size=1, max_size=25).map("".join))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(TEXTS, st.booleans())
+def test_the_plain_text_shortcut_gives_exactly_what_python_markdown_gives(text, trusted):
+    fast = plain_html(text)
+    assert fast is None or fast == parsed_html(text, trusted)
