@@ -163,15 +163,12 @@ def _render_card(card: Card, media_dir: Path, trusted: bool, fields_html: tuple[
         flat = {}
         for ref in media_stage.media_refs(field_html):
             line = _line_of(html.unescape(ref), text, card.field_lines.get(name, 1))
-            reason = media_stage.check_ref(html.unescape(ref))
-            path = None if reason else media_stage.resolve(html.unescape(ref), media_dir)
-            if reason is None and path is None:
-                reason = f"media file not found: media/{html.unescape(ref)}"
+            item, reason = media_stage.locate(html.unescape(ref), media_dir)
             if reason:
                 problems.append(Problem(card.path, line, reason))
                 continue
-            flat[ref] = media_stage.flat_name(html.unescape(ref))
-            files.setdefault(flat[ref], MediaFile(flat[ref], path, media_stage.file_sha1(path)))
+            flat[ref] = item.name
+            files.setdefault(item.name, item)
         rendered.append(media_stage.rewrite_refs(field_html, flat))
     return tuple(rendered), tuple(files[k] for k in sorted(files)), problems
 

@@ -17,6 +17,11 @@
 The text before the first `% name` line fills the note type's first field;
 each marker line starts the field it names. Markers inside fenced code are
 text. Parsing is pure: no I/O, problems returned as values.
+
+Card files may come from anyone, so parsing is bounded: front matter is YAML
+without aliases (no "billion laughs"), and a Markdown section is kept small
+enough that Python-Markdown, which slows down quadratically on some inputs
+(runs of '[' above all), renders it in about a second at worst.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ MARKER = re.compile(r"^%\s*([A-Za-z][\w-]*)\s*$")
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 FRONT_MATTER_KEYS = ("id", "type", "tags", "source", "deck", "guid", "retired", "ignore", "html")
+MAX_CLOZE = 500  # Anki makes no card for higher cloze numbers
+MAX_FRONT_MATTER = 16_384  # characters: PyYAML parses about 50 kB a second
+MAX_SECTION = 20_000  # characters of Markdown in one section
+MAX_BRACKET_WORK = 2_000_000  # '[' and '<' in a section times its length: see _check_sizes
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class Card:
     retired: bool = False
     ignore: dict[str, str] = field(default_factory=dict)  # lint code -> reason
     html: tuple[str, ...] = ()  # fields written as HTML, not Markdown (kept exact by `import`)
+    id_line: int = 2  # where the front matter says `id:`, for messages
 
     @property
     def cloze_numbers(self) -> set[int]:
@@ -66,29 +76,32 @@ def parse_card(card_file: CardFile, note_types: dict[str, NoteType] = BUILTIN) -
     def problem(message: str, line: int = 1) -> None:
         problems.append(Problem(rel, line, message))
 
+    key_lines: dict[str, int] = {}
+    for number, line in enumerate(card_file.text.split("\n", body_line)[:body_line], 1):
+        written = re.match(r"([^:]*?)\s*:", line)
+        if written:
+            key_lines.setdefault(written.group(1), number)
+
     def key_line(key: str) -> int:
-        for number, line in enumerate(card_file.text.split("\n")[:body_line], 1):
-            if re.match(rf"{re.escape(key)}\s*:", line):
-                return number
-        return 1
+        return key_lines.get(key, 1)
 
     for key in meta:
         if key not in FRONT_MATTER_KEYS:
-            problem(f"unknown front matter key '{key}' (known: {', '.join(FRONT_MATTER_KEYS)})",
+            problem(f"unknown front matter key {_shown(key)} (known: {', '.join(FRONT_MATTER_KEYS)})",
                     key_line(str(key)))
 
     card_id = meta.get("id")
     if card_id is None:
         problem("missing 'id' in front matter (run `build_deck.py new` to get one)")
-    elif not isinstance(card_id, str) or not ID_PATTERN.match(card_id):
+    elif not isinstance(card_id, str) or not ID_PATTERN.fullmatch(card_id):
         problem("'id' must be text of letters, digits, '.', '_' or '-' (at most 100), "
-                f"starting with a letter or digit; quote it if YAML reads it as a number: got {card_id!r}",
+                f"starting with a letter or digit; quote it if YAML reads it as a number: got {_shown(card_id)}",
                 key_line("id"))
 
     type_key = meta.get("type", DEFAULT_TYPE)
     note_type = note_types.get(type_key) if isinstance(type_key, str) else None
     if note_type is None:
-        problem(f"unknown type {type_key!r} (known: {', '.join(note_types)})", key_line("type"))
+        problem(f"unknown type {_shown(type_key)} (known: {', '.join(note_types)})", key_line("type"))
 
     tags = _tags(meta.get("tags", []))
     if tags is None:
@@ -128,6 +141,7 @@ def parse_card(card_file: CardFile, note_types: dict[str, NoteType] = BUILTIN) -
     fields, field_lines, section_problems = split_sections(body, body_line, note_type, rel)
     problems.extend(section_problems)
     problems.extend(_check_fields(note_type, fields, field_lines, rel))
+    problems.extend(_check_sizes(fields, field_lines, html or (), rel))
     if problems:
         return None, problems
     if "Source" in note_type.fields:
@@ -136,7 +150,7 @@ def parse_card(card_file: CardFile, note_types: dict[str, NoteType] = BUILTIN) -
     return Card(
         id=card_id, note_type=note_type, fields=fields, field_lines=field_lines,
         tags=tags, source=source.strip(), deck=deck, path=rel, guid=guid,
-        retired=retired, ignore=dict(ignore), html=html,
+        retired=retired, ignore=dict(ignore), html=html, id_line=key_line("id"),
     ), []
 
 
@@ -151,8 +165,12 @@ def split_front_matter(text: str, rel: str) -> tuple[dict | None, str, int, list
             break
     else:
         return None, "", 0, [Problem(rel, 1, "front matter is not closed: add a line '---' after it")]
+    front_matter = "\n".join(lines[1:end])
+    if len(front_matter) > MAX_FRONT_MATTER:
+        return None, "", 0, [Problem(rel, 2, f"front matter is {len(front_matter):,} characters; "
+                                              f"at most {MAX_FRONT_MATTER:,} (is '---' missing after it?)")]
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
+        meta = yaml.load(front_matter, Loader=FrontMatterLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
@@ -165,6 +183,60 @@ def split_front_matter(text: str, rel: str) -> tuple[dict | None, str, int, list
     if not isinstance(meta, dict):
         return None, "", 0, [Problem(rel, 2, "front matter must be 'key: value' lines")]
     return meta, "\n".join(lines[end + 1:]), end + 2, []
+
+
+class FrontMatterLoader(yaml.SafeLoader):
+    """yaml.safe_load, less what front matter never needs and hostile files
+    abuse: aliases (`*a`: a few lines of them expand to billions of items),
+    numbers too long to print, impossible dates, text Python can't encode.
+    Only true/false are booleans, so `tags: [no]` is the tag 'no' (Norwegian),
+    not False."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in front matter",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_yaml_int(self, node):
+        if len(node.value) > 30:
+            raise yaml.constructor.ConstructorError(None, None, "number too long", node.start_mark)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as err:
+            raise yaml.constructor.ConstructorError(None, None, f"not a date: {err}", node.start_mark)
+
+    def construct_yaml_str(self, node):
+        text = super().construct_yaml_str(node)
+        if re.search("[\x00\ud800-\udfff]", text):
+            raise yaml.constructor.ConstructorError(None, None, "text with a NUL or a lone surrogate "
+                                                    "(\\0, \\ud800 escapes)", node.start_mark)
+        return text
+
+
+FrontMatterLoader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                                        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                        list("tTfF"))
+for _tag, _method in (("int", FrontMatterLoader.construct_yaml_int),
+                      ("timestamp", FrontMatterLoader.construct_yaml_timestamp),
+                      ("str", FrontMatterLoader.construct_yaml_str)):
+    FrontMatterLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _method)
+
+
+def _shown(value) -> str:
+    """A front matter value in a message: short, and never a huge dump."""
+    if isinstance(value, (dict, list, set)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def split_sections(body: str, first_line: int, note_type: NoteType, rel: str) -> tuple[dict[str, str], dict[str, int], list[Problem]]:
@@ -232,16 +304,40 @@ def _check_fields(note_type: NoteType, fields: dict[str, str], lines: dict[str, 
             if name == first and note_type.kind == CLOZE:
                 what = "cloze text"
             problems.append(Problem(rel, lines.get(name, 1), f"missing {what}"))
-    numbers = [int(n) for text in fields.values() for n in CLOZE_NUMBER.findall(text)]
+    numbers = [int(n) if len(n) < 6 else MAX_CLOZE + 1
+               for text in fields.values() for n in CLOZE_NUMBER.findall(text)]
     if note_type.kind == CLOZE:
         if fields.get(first) and not CLOZE_NUMBER.search(fields[first]):
             problems.append(Problem(rel, lines[first], "cloze card without a cloze deletion: "
                                     "mark one like {{c1::answer}}"))
         if 0 in numbers:
             problems.append(Problem(rel, lines[first], "cloze numbers start at c1, not c0"))
+        if max(numbers, default=0) > MAX_CLOZE:
+            problems.append(Problem(rel, lines[first], f"cloze numbers go up to c{MAX_CLOZE}: "
+                                                       "Anki makes no card for higher ones"))
     elif numbers:
         problems.append(Problem(rel, lines[first], f"cloze marker in a '{note_type.key}' card: "
                                                    "use type: cloze"))
+    return problems
+
+
+def _check_sizes(fields: dict[str, str], lines: dict[str, int], html: tuple[str, ...], rel: str) -> list[Problem]:
+    """Markdown sections small enough to render quickly. Python-Markdown
+    scans ahead from every '[' (and the HTML parser from every '<'), so its
+    time grows with their number times the text's length: 8,000 '[' in a
+    row take half a minute. HTML fields are only sanitized: linear."""
+    problems = []
+    for name, text in fields.items():
+        if name in html:
+            continue
+        openers = text.count("[") + text.count("<")
+        if len(text) > MAX_SECTION:
+            problems.append(Problem(rel, lines.get(name, 1), f"this section is {len(text):,} characters "
+                                    f"of Markdown; at most {MAX_SECTION:,}: split the card"))
+        elif openers * len(text) > MAX_BRACKET_WORK:
+            problems.append(Problem(rel, lines.get(name, 1), f"this section has {openers:,} '[' and '<' "
+                                    f"in {len(text):,} characters: Markdown would take minutes to "
+                                    "render it (time grows with both); split the card"))
     return problems
 
 

@@ -18,7 +18,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from .media import MediaFile, file_sha1
+from .media import MediaFile, media_file
 from .notetypes import BUILTIN, CLOZE, NORMAL, NoteType, Template
 from .problems import Problem
 
@@ -152,9 +152,9 @@ def _template_media(root: Path, files: dict[str, tuple[str, str]], css: str) -> 
     text = css + "".join(front + back for front, back in files.values())
     found = {}
     for name in TEMPLATE_MEDIA.findall(text):
-        path = root / "media" / name
-        if "/" not in name and path.is_file():
-            found[name] = MediaFile(name, path, file_sha1(path))
+        item, _ = media_file(name, root / "media" / name, root / "media")
+        if "/" not in name and item:
+            found[name] = item
     return tuple(found[n] for n in sorted(found))
 
 

@@ -1,14 +1,26 @@
-"""Find and read card files: the input edge of the pipeline."""
+"""Find and read card files: the input edge of the pipeline.
+
+A deck project may come from anyone, so reading is bounded and stays inside
+the project: a card file that is a link to a file outside it is refused (its
+text would land in the package), links to folders are not followed, folders
+nest at most MAX_DEPTH deep, and only regular files up to MAX_CARD_BYTES are
+read (a named pipe would block the build forever).
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from .problems import Problem
 
 CARD_SUFFIX = ".md"
+MAX_CARD_BYTES = 1 << 20  # a card file holds one note; its Markdown sections are capped in cards.py
+MAX_DEPTH = 32  # folders below cards/: subdecks
+BAD_NAME = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # control characters; bytes that aren't UTF-8
 
 
 @dataclass(frozen=True)
@@ -18,31 +30,100 @@ class CardFile:
     text: str
 
 
-def find_card_paths(cards_dir: Path) -> list[tuple[str, ...]]:
+def find_card_paths(cards_dir: Path) -> tuple[list[tuple[str, ...]], list[tuple[tuple[str, ...], str]]]:
     """Every card file under cards/, as its path parts below cards/, in a
-    stable order; dot-folders and dot-files are skipped, links to folders
-    not followed. (os.walk on strings: pathlib costs more than reading.)"""
-    found = []
-    for folder, dirs, names in os.walk(cards_dir):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        parts = tuple(Path(folder).relative_to(cards_dir).parts)
-        found += [parts + (name,) for name in names
-                  if name.endswith(CARD_SUFFIX) and not name.startswith(".")]
-    return sorted(found, key="/".join)
+    stable order; dot-folders and dot-files are skipped. Also what could not
+    be walked: (parts, why). (os.scandir on strings: pathlib costs more than
+    reading; a loop, not recursion, whatever the depth.)"""
+    found, refused = [], []
+    pending: list[tuple[str, ...]] = [()]
+    while pending:
+        parts = pending.pop()
+        try:
+            with os.scandir(os.path.join(cards_dir, *parts)) as scan:
+                entries = list(scan)
+        except OSError as err:
+            if parts:
+                refused.append((parts, f"can't read this folder: {err.strerror}"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            here = parts + (entry.name,)
+            if entry.is_dir(follow_symlinks=False):
+                if len(here) > MAX_DEPTH:
+                    refused.append((here, f"folders nest more than {MAX_DEPTH} deep here; not read"))
+                else:
+                    pending.append(here)
+            elif entry.is_symlink() and _is_dir(entry):
+                refused.append((here, "is a link to a folder: links to folders are not followed; "
+                                      "move the cards into cards/"))
+            elif entry.name.endswith(CARD_SUFFIX):
+                found.append(here)
+    return sorted(found, key="/".join), refused
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def read_card_files(root: Path, cards_dir: Path) -> tuple[list[CardFile], list[Problem]]:
     files, problems = [], []
     prefix = cards_dir.relative_to(root).as_posix()
-    for parts in find_card_paths(cards_dir):
-        with open(os.path.join(cards_dir, *parts), "rb") as handle:
-            data = handle.read()
-        card_file, problem = decode_card_file(f"{prefix}/{'/'.join(parts)}", parts[:-1], data)
+    real_root = os.path.realpath(root)
+    if not _inside(cards_dir, real_root):
+        return [], [Problem(prefix, 0, "is a link to a folder outside the project: only files "
+                                       "inside the deck project are built")]
+    found, refused = find_card_paths(cards_dir)
+    problems += [Problem(_printable(f"{prefix}/{'/'.join(parts)}"), 0, why) for parts, why in refused]
+    for parts in found:
+        rel = f"{prefix}/{'/'.join(parts)}"
+        data, why = _read(os.path.join(cards_dir, *parts), real_root)
+        if why is None and BAD_NAME.search(rel):
+            why = "a file or folder name with a control character or bytes that aren't UTF-8: rename it"
+        if why is not None:
+            problems.append(Problem(_printable(rel), 1, why))
+            continue
+        card_file, problem = decode_card_file(rel, parts[:-1], data)
         if problem:
             problems.append(problem)
         else:
             files.append(card_file)
     return files, problems
+
+
+def _read(path: str, real_root: str) -> tuple[bytes, str | None]:
+    """The bytes of a card file, or why it can't be read."""
+    if os.path.islink(path) and not _inside(path, real_root):
+        return b"", ("is a link to a file outside the project: only files inside the deck "
+                     "project are built; copy the file in")
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        with os.fdopen(os.open(path, flags), "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return b"", "is not a regular file"
+            data = handle.read(MAX_CARD_BYTES + 1) if info.st_size <= MAX_CARD_BYTES else b""
+    except OSError as err:
+        return b"", f"can't read it: {err.strerror}"
+    if len(data) > MAX_CARD_BYTES or info.st_size > MAX_CARD_BYTES:
+        return b"", (f"is {max(info.st_size, len(data)):,} bytes; a card file holds one note: "
+                     f"at most {MAX_CARD_BYTES:,}")
+    return data, None
+
+
+def _inside(path: str | Path, real_root: str) -> bool:
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _printable(rel: str) -> str:
+    """A path as it can be printed, whatever bytes its name holds."""
+    shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return BAD_NAME.sub("?", shown)
 
 
 def decode_card_file(rel: str, folders: tuple[str, ...], data: bytes) -> tuple[CardFile | None, Problem | None]:

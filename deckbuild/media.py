@@ -60,15 +60,37 @@ def check_ref(ref: str) -> str | None:
     return None
 
 
-def resolve(ref: str, media_dir: Path) -> Path | None:
-    """The file a (checked) reference names, if it exists inside media/."""
-    path = media_dir / unquote(ref)
+def locate(ref: str, media_dir: Path) -> tuple[MediaFile | None, str | None]:
+    """The file a card's (unescaped) reference names, under its flat name;
+    or why it can't be packed."""
+    reason = check_ref(ref)
+    if reason:
+        return None, reason
+    return media_file(flat_name(ref), media_dir / unquote(ref), media_dir, ref)
+
+
+def media_file(name: str, path: Path, media_dir: Path, ref: str | None = None) -> tuple[MediaFile | None, str | None]:
+    """`path` packed as `name`, if it is a file inside media/ and media/ is
+    inside the project (its parent): a link leading anywhere else is refused,
+    so nothing from outside the deck project can land in the package."""
+    shown = ref or name
     try:
         real = path.resolve()
-        real.relative_to(media_dir.resolve())
-    except (OSError, ValueError):
-        return None
-    return real if real.is_file() else None
+        if not real.exists():
+            return None, f"media file not found: media/{shown}"
+        real_media = media_dir.resolve()
+        if not (_within(real, real_media) and _within(real_media, media_dir.parent.resolve())):
+            return None, (f"media '{shown}' is a link to a file outside media/: only files inside "
+                          "the deck project's media/ are packed; copy the file in")
+        if not real.is_file():
+            return None, f"media '{shown}' is not a file"
+        return MediaFile(name, real, file_sha1(real)), None
+    except (OSError, ValueError, RuntimeError) as err:  # unreadable, NUL in name, link loop
+        return None, f"media '{shown}' can't be read: {getattr(err, 'strerror', None) or err}"
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def file_sha1(path: Path) -> str:
