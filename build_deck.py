@@ -122,7 +122,8 @@ def check(
     report = check_project(root)
     for code, reason in report.skipped.items():
         print(f"{code} skipped: {reason}", file=sys.stderr)
-    print((format_json if format == "json" else format_text)(report, lambda rel: _shown(root / rel)))
+    prefix = "" if _shown(root) == "." else f"{_shown(root)}/"
+    print((format_json if format == "json" else format_text)(report, prefix))
     raise typer.Exit(report.exit_code(strict))
 
 

