@@ -24,15 +24,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .build import Note, _forked_types, load_project, render_project
-from .cache import CACHE_DIR
 from .cards import Card
 from .config import DeckConfig
 from .notetypes import CLOZE
 from .problems import Problem
-from .spelling import misspelled, visible_text, words
+from .spelling import misspelled, user_cache, visible_text, words
 
 ERROR_CODE = "E001"
-SPELLING_CACHE = f"{CACHE_DIR}/spelling.json"  # verdicts per word, beside the build cache
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     gc.freeze()  # the loaded deck outlives the rules: spare the collector re-walking it
     try:
         warnings, skipped = lint_notes(notes, project.config, limits,
-                                       partial(misspelled, cache=project.config.root / SPELLING_CACHE))
+                                       partial(misspelled, cache=user_cache()))
     finally:
         gc.unfreeze()
     return Report(sorted(errors + warnings, key=_place), len(project.cards), skipped)

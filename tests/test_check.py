@@ -161,7 +161,7 @@ def test_without_spylls_spelling_is_skipped(monkeypatch):
 
 
 def test_verdicts_are_cached_so_a_second_run_reads_no_dictionary(tmp_path: Path, monkeypatch):
-    cache = tmp_path / "spelling.json"
+    cache = tmp_path / "cache"
     first = misspelled({"kunden", "kundne"}, "nb_NO", cache=cache)
     monkeypatch.setattr(spelling, "load_dictionary", lambda *a: pytest.fail("read the dictionary"))
     assert misspelled({"kunden", "kundne"}, "nb_NO", cache=cache) == first
