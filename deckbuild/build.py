@@ -23,7 +23,8 @@ from .cards import Card
 from .config import DeckConfig, load_config
 from .custom_types import load_note_types
 from .files import read_card_files
-from .lock import Lock, content_hash, build_time, lock_text, notetype_hash, read_lock, stamp
+from .lock import (Lock, build_time, content_hash, id_problems, known_notes, lock_text, notetype_hash,
+                   read_lock, stamp, tombstones)
 from .media import MediaFile
 from .notetypes import BUILTIN, NoteType, card_ords
 from .package import PackedDeck, PackedNote, apkg_bytes, collection_bytes, deck_id, write_atomic
@@ -120,7 +121,7 @@ def _duplicate_ids(cards: list[Card]) -> list[Problem]:
     first: dict[str, Card] = {}
     for card in cards:
         if card.id in first:
-            problems.append(Problem(card.path, 2, f"duplicate id '{card.id}' "
+            problems.append(Problem(card.path, card.id_line, f"duplicate id '{card.id}' "
                                                   f"(also in {first[card.id].path})"))
         else:
             first[card.id] = card
@@ -169,6 +170,9 @@ def _render_card(card: Card, media_dir: Path, trusted: bool, fields_html: tuple[
                 continue
             flat[ref] = item.name
             files.setdefault(item.name, item)
+        dropped = media_stage.dropped_source(field_html)
+        if dropped:
+            problems.append(Problem(card.path, card.field_lines.get(name, 1), dropped))
         rendered.append(media_stage.rewrite_refs(field_html, flat))
     return tuple(rendered), tuple(files[k] for k in sorted(files)), problems
 
@@ -198,10 +202,11 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     config, lock = project.config, project.lock
     now = build_time() if now is None else now
 
-    note_stamps = stamp(lock.notes, {n.card.id: n.hash for n in notes}, now)
+    note_stamps = stamp(known_notes(lock), {n.card.id: n.hash for n in notes}, now,
+                        {n.card.id: n.card.path for n in notes})
     types = sorted({n.card.note_type for n in notes}, key=lambda t: t.id)
     type_stamps = stamp(lock.notetypes, {str(t.id): notetype_hash(t) for t in types}, now)
-    schema_problems = _forked_types(types, lock)
+    schema_problems = lock_problems(notes, lock)
     if schema_problems:
         raise ProjectError(schema_problems)
 
@@ -218,13 +223,25 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
                    key=lambda m: m.name)
     collection = collection_bytes(packed, decks, {int(k): s.mod for k, s in type_stamps.items()})
     path = config.dist_dir / f"{config.slug}.apkg"
-    write_atomic(path, apkg_bytes(collection, media))
-
+    package = apkg_bytes(collection, media)
+    # The lock first: killed in between, the lock is ahead of the package,
+    # never behind one users may have imported (its mods must stay the newest).
     new_lock = Lock(namespace=project.namespace, notes=note_stamps, notetypes=type_stamps,
-                    schemas={str(t.id): t.schema for t in types})
+                    schemas={str(t.id): t.schema for t in types},
+                    removed=tombstones(lock, note_stamps))
     write_atomic(config.lock_path, lock_text(new_lock).encode("utf-8"))
+    write_atomic(path, package)
     removed = sorted(set(lock.notes) - set(note_stamps))
     return BuildResult(path=path, notes=notes, media=media, decks=deck_names, removed=removed)
+
+
+def lock_problems(notes: list[Note], lock: Lock) -> list[Problem]:
+    """What the lock refuses to build: note types forked, ids changed or
+    reused. (`check` reports the same.)"""
+    types = sorted({n.card.note_type for n in notes}, key=lambda t: t.id)
+    return _forked_types(types, lock) + id_problems(
+        lock, {n.card.id: n.hash for n in notes}, {n.card.id: n.card.path for n in notes},
+        {n.card.id: n.card.id_line for n in notes})
 
 
 def _forked_types(types: list[NoteType], lock: Lock) -> list[Problem]:

@@ -335,5 +335,6 @@ def _check_and_seed(root: Path, exported: Exported, types: dict[int, NoteType],
 def _seeded_lock(namespace: str, exported: Exported, types: dict[int, NoteType], notes: list[Note],
                  cards: dict[str, tuple[str, str, int]]):
     originals = {card_id: exported.notes[index] for card_id, (_, _, index) in cards.items()}
-    stamps = {n.card.id: Stamp(n.hash, originals[n.card.id].mod, originals[n.card.id].id) for n in notes}
+    stamps = {n.card.id: Stamp(n.hash, originals[n.card.id].mod, originals[n.card.id].id, n.card.path)
+              for n in notes}
     return seed_lock(namespace, stamps, {t: exported.note_types[i].mod for i, t in types.items()})

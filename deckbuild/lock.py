@@ -7,6 +7,12 @@ unchanged note keeps its `mod` (re-importing leaves it, and any edit the user
 made in Anki, alone); a changed one gets the build time. The same goes for
 note types. Commit the lock beside the cards; with it, the same input builds
 a byte-identical package.
+
+The lock also guards note identity (a note's GUID comes from its card's id):
+it remembers which file each id came from, so a file whose id changed is
+caught, and keeps the ids of removed cards ("removed"), so none is reused for
+a different card. Either edit would silently turn a note students have
+reviewed into another one.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .problems import Problem
@@ -28,6 +34,7 @@ class Stamp:
     hash: str
     mod: int  # seconds: Anki's note/notetype mtime
     added: int = 0  # milliseconds: the note id Anki shows as "Added"
+    path: str = ""  # notes: the card file it was built from (empty in locks older than paths)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Lock:
     notes: dict[str, Stamp] = field(default_factory=dict)
     notetypes: dict[str, Stamp] = field(default_factory=dict)
     schemas: dict[str, dict] = field(default_factory=dict)  # notetype id -> fields/templates
+    removed: dict[str, Stamp] = field(default_factory=dict)  # ids built once, gone now: never reuse
 
 
 def content_hash(content) -> str:
@@ -56,33 +64,98 @@ def read_lock(path: Path) -> tuple[Lock, list[Problem]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != LOCK_VERSION:
             return Lock(), [Problem(name, 1, f"unsupported lock version {data.get('version')!r}")]
+        if not isinstance(data.get("namespace"), (str, type(None))):
+            raise ValueError("'namespace' is not text")
         return Lock(
             namespace=data.get("namespace"),
-            notes={k: Stamp(**v) for k, v in data.get("notes", {}).items()},
-            notetypes={k: Stamp(v["hash"], v["mod"]) for k, v in data.get("notetypes", {}).items()},
-            schemas={k: v["schema"] for k, v in data.get("notetypes", {}).items()},
+            notes={k: _stamp(v) for k, v in data.get("notes", {}).items()},
+            notetypes={k: _stamp(v, note=False) for k, v in data.get("notetypes", {}).items()},
+            schemas={k: _schema(v) for k, v in data.get("notetypes", {}).items()},
+            removed={k: _stamp(v) for k, v in data.get("removed", {}).items()},
         ), []
-    except (ValueError, TypeError, KeyError, AttributeError) as err:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
         return Lock(), [Problem(name, getattr(err, "lineno", 1),
                                 f"the lock file is damaged ({err}); restore it from git. Deleting it "
                                 "makes the next build touch every note")]
 
 
-def stamp(previous: dict[str, Stamp], hashes: dict[str, str], now: int) -> dict[str, Stamp]:
+def _stamp(value, note: bool = True) -> Stamp:
+    """One entry, checked: a hand-edited lock must fail here, not mid-build."""
+    known = {"hash", "mod", "added", "path"} if note else {"hash", "mod", "schema"}
+    if not isinstance(value, dict) or not set(value) <= known:
+        raise ValueError(f"unexpected entry {json.dumps(value, ensure_ascii=False)[:80]}")
+    stamp_ = Stamp(value.get("hash"), value.get("mod"), value.get("added", 0), value.get("path", ""))
+    if not (isinstance(stamp_.hash, str) and isinstance(stamp_.path, str)
+            and all(type(n) is int and 0 <= n < 1 << 63 for n in (stamp_.mod, stamp_.added))):
+        raise ValueError(f"bad entry {json.dumps(value, ensure_ascii=False)[:80]}")
+    return stamp_
+
+
+def _schema(value) -> dict:
+    if not isinstance(value.get("schema"), dict):
+        raise ValueError("a note type entry without its schema")
+    return value["schema"]
+
+
+def stamp(previous: dict[str, Stamp], hashes: dict[str, str], now: int,
+          paths: dict[str, str] | None = None) -> dict[str, Stamp]:
     """Keep each unchanged note's stamp; give changed ones `now` (always past
-    the old mod) and new ones a fresh, unique `added`."""
+    the old mod) and new ones a fresh, unique `added`. `paths`: where each
+    note comes from now, remembered for `id_problems`."""
+    paths = paths or {}
     stamps = {}
     next_added = max([now * 1000] + [s.added + 1 for s in previous.values()])
     for key, digest in hashes.items():
         old = previous.get(key)
         if old and old.hash == digest:
-            stamps[key] = old
+            stamps[key] = replace(old, path=paths.get(key, old.path))
         elif old:
-            stamps[key] = Stamp(digest, max(now, old.mod + 1), old.added)
+            stamps[key] = Stamp(digest, max(now, old.mod + 1), old.added, paths.get(key, old.path))
         else:
-            stamps[key] = Stamp(digest, now, next_added)
+            stamps[key] = Stamp(digest, now, next_added, paths.get(key, ""))
             next_added += 1
     return stamps
+
+
+def known_notes(lock: Lock) -> dict[str, Stamp]:
+    """Every note the lock has stamped: built last time, or removed since
+    (a removed card brought back unchanged gets its old stamp again)."""
+    return {**lock.removed, **lock.notes}
+
+
+def tombstones(lock: Lock, stamps: dict[str, Stamp]) -> dict[str, Stamp]:
+    """The ids ever built that this build doesn't: reserved forever."""
+    return {k: s for k, s in known_notes(lock).items() if k not in stamps}
+
+
+def id_problems(lock: Lock, hashes: dict[str, str], paths: dict[str, str], lines: dict[str, int]) -> list[Problem]:
+    """The two id edits that break students' collections, where Anki matches
+    notes by the GUID made from the id: a file whose id changed (the old note
+    stops updating and the new one arrives without its reviews), and a new
+    card reusing a removed card's id (Anki would turn the old note, with its
+    reviews, into this card). Per id now built: its note's hash, its card
+    file, the line of its `id:`."""
+    gone: dict[str, list[str]] = {}
+    for key, old in sorted(lock.notes.items()):
+        if key not in hashes and old.path:
+            gone.setdefault(old.path, []).append(key)
+    problems = []
+    for key, path in sorted(paths.items()):
+        if key in lock.notes:
+            continue
+        buried = lock.removed.get(key)
+        if buried is not None and buried.hash != hashes[key]:
+            problems.append(Problem(path, lines.get(key, 1), (
+                f"id '{key}' belonged to a card removed earlier ({buried.path or 'an earlier build'}): "
+                "students may still have that note, and this card would silently replace it, reviews "
+                f"and all. Give this card a new id; if it is the same card brought back, delete the "
+                f"line \"{key}\" under \"removed\" in build-deck.lock")))
+        elif buried is None and path in gone:
+            old_id = gone[path][0]
+            problems.append(Problem(path, lines.get(key, 1), (
+                f"id changed from '{old_id}' to '{key}': ids are forever (Anki knows the note by it). "
+                f"Put back '{old_id}', or mark the old card retired and make a new file")))
+    return problems
 
 
 
@@ -110,12 +183,16 @@ def lock_text(lock: Lock) -> str:
 
     notetypes = {k: {"hash": s.hash, "mod": s.mod, "schema": lock.schemas[k]}
                  for k, s in lock.notetypes.items()}
-    notes = {k: {"hash": s.hash, "mod": s.mod, "added": s.added} for k, s in lock.notes.items()}
+    def notes(stamps: dict[str, Stamp]) -> dict[str, dict]:
+        return {k: {"hash": s.hash, "mod": s.mod, "added": s.added, **({"path": s.path} if s.path else {})}
+                for k, s in stamps.items()}
+
     return (
         "{\n"
         f'  "version": {LOCK_VERSION},\n'
         f'  "namespace": {json.dumps(lock.namespace, ensure_ascii=False)},\n'
         f'  "notetypes": {entries(notetypes)},\n'
-        f'  "notes": {entries(notes)}\n'
-        "}\n"
+        f'  "notes": {entries(notes(lock.notes))}'
+        + (f',\n  "removed": {entries(notes(lock.removed))}' if lock.removed else "")
+        + "\n}\n"
     )

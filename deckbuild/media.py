@@ -18,6 +18,7 @@ from urllib.parse import unquote
 SRC = re.compile(r"""(<(?:img|audio|video|source)\b[^>]*?\bsrc\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
 SOUND = re.compile(r"\[sound:([^\]\n]+)\]")
 REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.I)
+SOURCELESS = re.compile(r"<(?:img|source)\b(?![^>]*\bsrc\s*=)[^>]*>", re.I)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ def rewrite_refs(html: str, names: dict[str, str]) -> str:
     """Point every reference at its flat name (refs not in `names` stay)."""
     html = SRC.sub(lambda m: f"{m.group(1)}{m.group(2)}{names.get(m.group(3), m.group(3))}{m.group(2)}", html)
     return SOUND.sub(lambda m: f"[sound:{names.get(m.group(1), m.group(1))}]", html)
+
+
+def dropped_source(html: str) -> str | None:
+    """Why an image in sanitized HTML has no source: the sanitizer drops
+    file:, data: and drive-letter URLs, which must be refused, not lost."""
+    if SOURCELESS.search(html):
+        return ("an image without a source: only files under media/ can be shown (not file: or data: "
+                "URLs, drive paths or web addresses)")
+    return None
 
 
 def check_ref(ref: str) -> str | None:

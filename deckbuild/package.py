@@ -3,6 +3,7 @@ with our own stable ids and mod times, zipped byte-for-byte reproducibly."""
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
 import json
@@ -113,9 +114,13 @@ def _add(apkg: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never half of one."""
+    """Readers see the old file or the new one, never half of one, even
+    after a crash or power cut (file and folder are synced). The temp file
+    is named after this process, so a later build can tell a killed build's
+    leftovers from a running one's and remove them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_leftovers(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -125,3 +130,31 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Temp files of `path` whose build process is gone (killed mid-write).
+    Only where a process can be asked whether it runs (POSIX)."""
+    if os.name != "posix":
+        return
+    prefix = f".{path.name}."
+    for leftover in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = leftover.name[len(prefix):].split(".")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but another user's
+        return True
+    return True
