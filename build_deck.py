@@ -113,7 +113,7 @@ def check(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too, not only on errors."),
     format: str = typer.Option("text", "--format", help="text (path:line:col: CODE message) or json."),
 ) -> None:
-    """Check every card without writing anything: build's errors, quality warnings, spelling."""
+    """Check every card, writing no package and no lock: build's errors, quality warnings, spelling."""
     from deckbuild.lint import check_project, format_json, format_text
 
     if format not in ("text", "json"):
