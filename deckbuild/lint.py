@@ -33,29 +33,23 @@ from .spelling import misspelled, user_cache, visible_text, words
 ERROR_CODE = "E001"
 
 
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    name: str
-    summary: str
-
-
-RULES: dict[str, Rule] = {r.code: r for r in (
-    Rule(ERROR_CODE, "build-error", "build rejects this: fix it first"),
-    Rule("W100", "unknown-ignore", "an ignore names a rule code that does not exist"),
-    Rule("W101", "answer-too-long", "long answers are hard to recall in one piece"),
-    Rule("W102", "list-in-answer", "a list as one answer is hard to recall; use cloze or split"),
-    Rule("W103", "question-too-long", "a long question hides what is asked"),
-    Rule("W104", "not-a-question", "a basic or type-in front should ask: end it with '?'"),
-    Rule("W105", "missing-source", "no `source:` to check the fact against"),
-    Rule("W106", "no-tags", "no `tags:` to find and review the card by topic"),
-    Rule("W107", "duplicate-question", "two cards ask the same thing"),
-    Rule("W108", "similar-question", "two questions differ by one word: learners mix them up"),
-    Rule("W109", "too-many-clozes", "a note with many deletions is hard to recall"),
-    Rule("W110", "cloze-number-gap", "cloze numbers skip one, so a card is missing"),
-    Rule("W111", "image-without-alt", "an image without alt text"),
-    Rule("W112", "misspelled-word", "a word the deck language's dictionary does not know"),
-)}
+# rule code -> name; the README's "Checking cards" table says when each warns
+RULES: dict[str, str] = {
+    ERROR_CODE: "build-error",
+    "W100": "unknown-ignore",
+    "W101": "answer-too-long",
+    "W102": "list-in-answer",
+    "W103": "question-too-long",
+    "W104": "not-a-question",
+    "W105": "missing-source",
+    "W106": "no-tags",
+    "W107": "duplicate-question",
+    "W108": "similar-question",
+    "W109": "too-many-clozes",
+    "W110": "cloze-number-gap",
+    "W111": "image-without-alt",
+    "W112": "misspelled-word",
+}
 SPELLING = "W112"
 
 QUESTION_TYPES = ("basic", "type-in")  # fronts that ask a question
@@ -157,21 +151,19 @@ class CardText:
             prompts = ()
         return cls(note, card, note_type.key, is_cloze, text, prompts)
 
-    def warn(self, code: str, message: str, field_name: str | None = None, needle: str = "") -> Problem:
-        line, col = self.where(field_name, needle)
+    def warn(self, code: str, message: str, field_name: str | None = None, needle: str = "",
+             offset: int = 0) -> Problem:
+        """A warning at `needle` (a whole word) or `offset` in the field's
+        source, else at the field's start; without a field, at the file's."""
+        line, col = 1, 1
+        if field_name is not None:
+            source = self.card.fields.get(field_name, "")
+            match = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", source) if needle else None
+            offset = match.start() if match else offset
+            before = source[:offset]
+            line = self.card.field_lines.get(field_name, 1) + before.count("\n")
+            col = offset - (before.rfind("\n") + 1) + 1
         return Problem(self.card.path, line, message, col, code, "warning")
-
-    def where(self, field_name: str | None, needle: str = "") -> tuple[int, int]:
-        """Line and column of `needle` (a whole word, or the field's start) in the file."""
-        if field_name is None:
-            return 1, 1
-        first = self.card.field_lines.get(field_name, 1)
-        source = self.card.fields.get(field_name, "")
-        match = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", source) if needle else None
-        if match is None:
-            return first, 1
-        before = source[:match.start()]
-        return first + before.count("\n"), match.start() - (before.rfind("\n") + 1) + 1
 
 
 def _count(text: str) -> int:
@@ -286,19 +278,9 @@ def image_without_alt(card: CardText, limits: Limits) -> Iterator[Problem]:
         for index, tag in enumerate(IMG.findall(html)):
             alt = ALT.search(tag)
             if alt is None or not alt.group(2).strip():
-                problem = card.warn("W111", "image without alt text: describe it, e.g. "
-                                            "![What it shows](file.png), for screen readers", name)
-                if index < len(sources):
-                    problem = _at_offset(card, name, sources[index], problem)
-                yield problem
-
-
-def _at_offset(card: CardText, name: str, offset: int, problem: Problem) -> Problem:
-    source = card.card.fields.get(name, "")
-    before = source[:offset]
-    return Problem(problem.path, card.card.field_lines.get(name, 1) + before.count("\n"),
-                   problem.message, offset - (before.rfind("\n") + 1) + 1, problem.code,
-                   problem.severity)
+                yield card.warn("W111", "image without alt text: describe it, e.g. "
+                                        "![What it shows](file.png), for screen readers", name,
+                                offset=sources[index] if index < len(sources) else 0)
 
 
 CARD_RULES = (answer_too_long, list_in_answer, question_too_long, not_a_question, missing_source,
@@ -415,11 +397,11 @@ def format_json(report: Report, prefix: str = "") -> str:
         "version": 1,
         "cards": report.cards,
         "summary": {"errors": report.errors, "warnings": report.warnings},
-        "skipped": [{"code": code, "rule": RULES[code].name, "reason": reason}
+        "skipped": [{"code": code, "rule": RULES[code], "reason": reason}
                     for code, reason in sorted(report.skipped.items())],
         "problems": [{
             "path": prefix + p.path, "line": p.line, "col": p.col or 1, "code": p.code,
-            "rule": RULES[p.code].name if p.code in RULES else "", "severity": p.severity,
+            "rule": RULES.get(p.code, ""), "severity": p.severity,
             "message": p.message,
         } for p in report.problems],
     }, ensure_ascii=False, indent=2)
