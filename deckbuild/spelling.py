@@ -134,7 +134,10 @@ def misspelled(words: set[str], language: str, accepted: tuple[str, ...] = (),
     verdicts = read_verdicts(path)
     new = wanted - verdicts.keys()
     if new:
-        verdicts.update(spell(base, new))
+        try:
+            verdicts.update(spell(base, new))
+        except Exception as err:  # a broken dictionary file must not stop the other rules
+            return SpellResult(frozenset(), f"could not read the dictionary {base.name}: {err!r}")
         write_verdicts(path, verdicts)
     return SpellResult(frozenset(w for w in wanted if not verdicts[w]))
 

@@ -160,6 +160,13 @@ def test_without_spylls_spelling_is_skipped(monkeypatch):
     assert "spylls is not installed" in misspelled({"ord"}, "nb_NO").skipped
 
 
+def test_a_broken_dictionary_skips_spelling_instead_of_crashing(tmp_path: Path):
+    (tmp_path / "nb_NO.aff").write_text("SET NO-SUCH-ENCODING\n", encoding="utf-8")
+    (tmp_path / "nb_NO.dic").write_text("1\nord\n", encoding="utf-8")
+    result = misspelled({"ord"}, "nb_NO", dirs=(str(tmp_path),))
+    assert result.unknown == set() and "could not read the dictionary nb_NO" in result.skipped
+
+
 def test_verdicts_are_cached_so_a_second_run_reads_no_dictionary(tmp_path: Path, monkeypatch):
     cache = tmp_path / "cache"
     first = misspelled({"kunden", "kundne"}, "nb_NO", cache=cache)
