@@ -188,7 +188,8 @@ def split_front_matter(text: str, rel: str) -> tuple[dict | None, str, int, list
 class FrontMatterLoader(yaml.SafeLoader):
     """yaml.safe_load, less what front matter never needs and hostile files
     abuse: aliases (`*a`: a few lines of them expand to billions of items),
-    numbers too long to print, impossible dates, text Python can't encode.
+    numbers too long to print, values that aren't what their tag says
+    (`!!int x`, 2024-13-45), text Python can't encode.
     Only true/false are booleans, so `tags: [no]` is the tag 'no' (Norwegian),
     not False."""
 
@@ -208,11 +209,13 @@ class FrontMatterLoader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(None, None, "number too long", node.start_mark)
         return super().construct_yaml_int(node)
 
-    def construct_yaml_timestamp(self, node):
+    def construct_object(self, node, deep=False):
         try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError as err:
-            raise yaml.constructor.ConstructorError(None, None, f"not a date: {err}", node.start_mark)
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):  # `!!int x`, 2024-13-45
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{_shown(node.value)} is not a valid {kind}", node.start_mark) from None
 
     def construct_yaml_str(self, node):
         text = super().construct_yaml_str(node)
@@ -226,7 +229,6 @@ FrontMatterLoader.add_implicit_resolver("tag:yaml.org,2002:bool",
                                         re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
                                         list("tTfF"))
 for _tag, _method in (("int", FrontMatterLoader.construct_yaml_int),
-                      ("timestamp", FrontMatterLoader.construct_yaml_timestamp),
                       ("str", FrontMatterLoader.construct_yaml_str)):
     FrontMatterLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _method)
 

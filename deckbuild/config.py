@@ -63,7 +63,7 @@ def slugify(text: str) -> str:
     text = text.replace("æ", "ae").replace("ø", "o").replace("å", "a")
     text = text.replace("Æ", "Ae").replace("Ø", "O").replace("Å", "A")
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80].strip("-")  # a file name
     return slug or "deck"
 
 

@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .build import Note, _forked_types, load_project, render_project
+from .build import Note, load_project, lock_problems, render_project
 from .cards import Card
 from .config import DeckConfig
 from .notetypes import CLOZE
@@ -86,8 +86,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     """Check a deck project without writing anything."""
     project, problems = load_project(root)
     notes, render_problems = render_project(project)
-    types = sorted({n.card.note_type for n in notes}, key=lambda t: t.id)
-    errors = [_as_error(p) for p in problems + render_problems + _forked_types(types, project.lock)]
+    errors = [_as_error(p) for p in problems + render_problems + lock_problems(notes, project.lock)]
     gc.freeze()  # the loaded deck outlives the rules: spare the collector re-walking it
     try:
         warnings, skipped = lint_notes(notes, project.config, limits,
