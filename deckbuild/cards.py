@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from .files import CardFile
+from .front_matter import simple_mapping
 from .notetypes import BUILTIN, CLOZE, DEFAULT_TYPE, NoteType
 from .problems import Problem
 
@@ -170,7 +171,9 @@ def split_front_matter(text: str, rel: str) -> tuple[dict | None, str, int, list
         return None, "", 0, [Problem(rel, 2, f"front matter is {len(front_matter):,} characters; "
                                               f"at most {MAX_FRONT_MATTER:,} (is '---' missing after it?)")]
     try:
-        meta = yaml.load(front_matter, Loader=FrontMatterLoader)
+        meta = simple_mapping(front_matter)  # the common shape, without YAML's slow parser
+        if meta is None:
+            meta = yaml.load(front_matter, Loader=FrontMatterLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1

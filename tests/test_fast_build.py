@@ -1,16 +1,20 @@
 """A fast build is the same build: the cache, the worker processes and the
-plain-text shortcut past Python-Markdown never change a byte of the output."""
+shortcuts past Python-Markdown (plain text) and PyYAML (simple front matter)
+never change a byte of the output."""
 
 import sqlite3
 
 import nh3
 import pytest
+import yaml
 from hypothesis import given, settings, strategies as st
 
 from conftest import FIXTURE_CARDS, PNG, card_text, write_project
 from deckbuild import render
 from deckbuild.build import build, load_project
 from deckbuild.cache import CACHE_DIR, DATABASE, decode, encode
+from deckbuild.cards import FrontMatterLoader
+from deckbuild.front_matter import simple_mapping
 from deckbuild.render import parsed_html, plain_html, sanitize
 
 NOW = 1_700_000_000
@@ -152,3 +156,39 @@ TEXTS = st.one_of(st.text(alphabet=ALPHABET, min_size=1, max_size=40),
 def test_the_plain_text_shortcut_gives_exactly_what_python_markdown_gives(text, trusted):
     fast = plain_html(text)
     assert fast is None or fast == parsed_html(text, trusted)
+
+
+# Front matter near the edge of "simple": the keys and values cards use,
+# and values YAML reads as something else (numbers, dates, null, comments).
+KEYS = st.sampled_from(["id", "type", "tags", "source", "deck", "retired", "x2", "null", "true"])
+YAML_CHARS = "aZæø 9-_.,:/()«»'’!?#&*[]{}\"\\\t\x85\u2028é²"
+WORD = st.text(alphabet="abø19-._", min_size=1, max_size=8)
+VALUES = st.one_of(
+    st.text(alphabet=YAML_CHARS, max_size=20),
+    st.builds(lambda a, b: a + b, WORD, st.text(alphabet="aæ 9-.,:/()«»'’!?", max_size=12)),
+    st.text(alphabet=YAML_CHARS, max_size=15).map(lambda s: f'"{s}"'),
+    st.text(alphabet=YAML_CHARS, max_size=15).map(lambda s: f"'{s}'"),
+    st.lists(st.one_of(WORD, st.sampled_from(["true", "no", "null", "1", "a b", ""])), max_size=4)
+    .map(lambda items: "[" + ", ".join(items) + "]"),
+    st.sampled_from(["true", "False", "null", "NULL", "no", "on", "2024-01-01", "12", "1.5", "~",
+                     "kort-0001", "Del 1::Kapittel 2", "a: b", "a #c", "a:", "x::", "a ", "!!int x"]),
+)
+FRONT_MATTER = st.lists(st.tuples(KEYS, st.sampled_from([": ", ":  ", ":", " : "]), VALUES),
+                        min_size=1, max_size=6).map(lambda lines: "\n".join(map("".join, lines)))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(FRONT_MATTER)
+def test_simple_front_matter_reads_as_the_yaml_loader_reads_it(text):
+    fast = simple_mapping(text)
+    if fast is not None:  # repr: True and 1, '1' and 1 must differ too
+        assert repr(fast) == repr(yaml.load(text, Loader=FrontMatterLoader))
+
+
+def test_the_usual_front_matter_is_simple():
+    assert simple_mapping('id: ss-soppel\ntype: cloze\ntags: [salg, service]\n'
+                          'source: "Kay Ellingsen: «Det er summen»"\ndeck: Del 1::Kap 2\nretired: true') == {
+        "id": "ss-soppel", "type": "cloze", "tags": ["salg", "service"],
+        "source": "Kay Ellingsen: «Det er summen»", "deck": "Del 1::Kap 2", "retired": True}
+    for other in ["id: 12", "id: a # note", "tags:\n  - a", "id: a\nid: b", "id: &x a", "id: 'it''s'"]:
+        assert simple_mapping(other) is None, other
