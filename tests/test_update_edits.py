@@ -55,13 +55,19 @@ def rewrite(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_edited_text_arrives_and_only_that_note_changes(fixture_project, student):
-    plain = fixture_project / "cards" / "plain.md"
-    before, after = import_edit(fixture_project, student,
-                                lambda _: rewrite(plain, "Alt som **øker**", "Alt som **direkte øker**"))
-    assert_safe(student, before, after)
+def edit_plain_card(project: Path, col, old: str, new: str) -> dict:
+    """Replace `old` by `new` in one card file: safe, and only its note
+    changed. Its card as the student has it after the import."""
+    plain = project / "cards" / "plain.md"
+    before, after = import_edit(project, col, lambda _: rewrite(plain, old, new))
+    assert_safe(col, before, after)
     [key] = changed(before, after)
-    assert "Alt som <strong>direkte øker</strong>" in after[key]["fields"][1]
+    return after[key]
+
+
+def test_edited_text_arrives_and_only_that_note_changes(fixture_project, student):
+    card = edit_plain_card(fixture_project, student, "Alt som **øker**", "Alt som **direkte øker**")
+    assert "Alt som <strong>direkte øker</strong>" in card["fields"][1]
 
 
 def test_a_renamed_file_is_the_same_untouched_note(fixture_project, student):
@@ -92,13 +98,8 @@ def test_a_moved_file_keeps_its_cards_where_students_have_them(fixture_project, 
 
 
 def test_changed_tags_arrive(fixture_project, student):
-    plain = fixture_project / "cards" / "plain.md"
-    before, after = import_edit(fixture_project, student,
-                                lambda _: rewrite(plain, "tags: [salg, verdi]", "tags: [salg, kjede]"))
-    assert_safe(student, before, after)
-    [key] = changed(before, after)
-    note = student.get_note(after[key]["note_id"])
-    assert sorted(note.tags) == ["kjede", "salg"]
+    card = edit_plain_card(fixture_project, student, "tags: [salg, verdi]", "tags: [salg, kjede]")
+    assert sorted(student.get_note(card["note_id"]).tags) == ["kjede", "salg"]
 
 
 def test_an_added_cloze_deletion_makes_one_new_card_to_learn(fixture_project, student):
