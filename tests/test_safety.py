@@ -106,7 +106,7 @@ def test_links_that_stay_inside_media_are_packed(project):
 def test_nothing_from_outside_the_project_lands_in_the_package(tmp_path, outside):
     """Trusted HTML may point anywhere, but only references under media/ are
     packed, and none of these is one: the package holds none of the secret."""
-    sneaky = " ".join(f"{tag}" for tag in (
+    sneaky = " ".join((
         f'<object data="{outside}/secret.png"></object>',
         '<link rel="stylesheet" href="../outside/secret.png">',
         '<div style="background: url(../outside/secret.png)">x</div>',
