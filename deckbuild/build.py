@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +27,7 @@ from .files import read_card_files
 from .lock import (Lock, build_time, content_hash, id_problems, known_notes, lock_text, notetype_hash,
                    read_lock, stamp, tombstones)
 from .media import MediaFile
-from .notetypes import BUILTIN, NoteType, card_ords
+from .notetypes import BUILTIN, CLOZE, NoteType, card_ords
 from .package import PackedDeck, PackedNote, apkg_bytes, collection_bytes, deck_id, write_atomic
 from .problems import Problem, ProjectError
 from .render import render_fields
@@ -55,14 +56,15 @@ class Note:
     tags: tuple[str, ...]
     media: tuple[MediaFile, ...]
 
-    @property
+    @cached_property  # asked by the lock stamp and by the id checks
     def hash(self) -> str:
         return content_hash([self.card.note_type.id, self.guid, self.fields, self.tags,
                              [m.sha1 for m in self.media]])
 
-    @property
+    @cached_property
     def ords(self) -> tuple[int, ...]:
-        return tuple(card_ords(self.card.note_type, self.card.cloze_numbers))
+        note_type = self.card.note_type
+        return tuple(card_ords(note_type, self.card.cloze_numbers if note_type.kind == CLOZE else set()))
 
 
 @dataclass(frozen=True)
@@ -130,12 +132,14 @@ def _duplicate_ids(cards: list[Card]) -> list[Problem]:
 
 def render_project(project: Project, progress: Progress | None = None) -> tuple[list[Note], list[Problem]]:
     config, media_dir = project.config, project.config.media_dir
+    # Many cards show the same few files: find and hash each one once.
+    locate = lru_cache(maxsize=None)(lambda ref: media_stage.locate(ref, media_dir))
     notes, problems = [], []
     names: dict[str, tuple[Path, str]] = {}  # casefolded flat name -> (file, card path)
     for done, card in enumerate(project.cards, 1):
         if progress:
             progress(done, len(project.cards))
-        fields, files, card_problems = _render_card(card, media_dir, config.trusted_html,
+        fields, files, card_problems = _render_card(card, locate, config.trusted_html,
                                                     project.rendered.get(card.path))
         problems += card_problems
         for item in files:
@@ -157,14 +161,17 @@ def render_project(project: Project, progress: Progress | None = None) -> tuple[
     return notes, problems
 
 
-def _render_card(card: Card, media_dir: Path, trusted: bool, fields_html: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
+def _render_card(card: Card, locate: Callable, trusted: bool, fields_html: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
     rendered, files, problems = [], {}, []
     for name, field_html in zip(card.note_type.fields, fields_html or render_fields(card, trusted)):
+        if not media_stage.may_refer(field_html):
+            rendered.append(field_html)
+            continue
         text = card.fields.get(name, "")
         flat = {}
         for ref in media_stage.media_refs(field_html):
             line = _line_of(html.unescape(ref), text, card.field_lines.get(name, 1))
-            item, reason = media_stage.locate(html.unescape(ref), media_dir)
+            item, reason = locate(html.unescape(ref))
             if reason:
                 problems.append(Problem(card.path, line, reason))
                 continue
@@ -174,7 +181,7 @@ def _render_card(card: Card, media_dir: Path, trusted: bool, fields_html: tuple[
         if dropped:
             problems.append(Problem(card.path, card.field_lines.get(name, 1), dropped))
         rendered.append(media_stage.rewrite_refs(field_html, flat))
-    return tuple(rendered), tuple(files[k] for k in sorted(files)), problems
+    return tuple(rendered), tuple(files[k] for k in sorted(files)) if files else (), problems
 
 
 def _line_of(needle: str, text: str, first_line: int) -> int:

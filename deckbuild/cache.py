@@ -29,6 +29,7 @@ import sys
 from functools import partial
 from pathlib import Path
 from types import ModuleType
+from typing import Iterator
 
 import markdown
 import nh3
@@ -43,9 +44,13 @@ from .render import render_fields
 CACHE_DIR = ".build-deck-cache"
 DATABASE = "cards.sqlite3"
 SCHEMA = "CREATE TABLE IF NOT EXISTS cards (key BLOB PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID"
-BATCH = 500  # keys per lookup query
 PARALLEL_MIN = 400  # fewer files to compile than this: one process is faster
-TUPLE_FIELDS = [f.name for f in dataclasses.fields(Card) if str(f.type).startswith("tuple")]
+# Card attributes by position in an entry (the fingerprint covers cards.py,
+# so a change to Card makes new keys).
+CARD_FIELDS = [f.name for f in dataclasses.fields(Card)]
+NOTE_TYPE, FIELDS, SOURCE = (CARD_FIELDS.index(name) for name in ("note_type", "fields", "source"))
+TUPLE_FIELDS = [i for i, f in enumerate(dataclasses.fields(Card)) if str(f.type).startswith("tuple")]
+DICT_FIELDS = [i for i, f in enumerate(dataclasses.fields(Card)) if str(f.type).startswith("dict")]
 
 Compiled = tuple[Card, tuple[str, ...]]  # a parsed card, its fields as HTML (media not yet flat)
 
@@ -58,22 +63,24 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     cache = CardCache.open(root) if root is not None else None
     keyed = _Keys(cache.secret if cache else b"", note_types, trusted)
     keys = [keyed(f) for f in files]
-    entries = cache.get(keys) if cache else {}
-    missing = [f for f, key in zip(files, keys) if key not in entries]
-    computed = iter(compile_files(missing, note_types, trusted, workers))
-    compiled, problems, fresh = [], [], {}
-    for key in keys:
-        entry = entries.pop(key, None)
-        if entry is None:
-            entry, file_problems = next(computed)
-            problems += file_problems
-            if entry is None:
-                continue
-            fresh[key] = entry
-        compiled.append(decode(entry, note_types))
+    compiled: list[Compiled | None] = [None] * len(files)
+    shared: dict = {}
+    if cache:  # one pass over the table beats a lookup per file; decoded as read
+        index = {key: i for i, key in enumerate(keys)}
+        for key, entry in cache.entries():
+            if key in index:
+                compiled[index[key]] = decode(entry, note_types, shared)
+    missing = [i for i, found in enumerate(compiled) if found is None]
+    problems, fresh = [], {}
+    for i, (entry, file_problems) in zip(missing, compile_files(
+            [files[i] for i in missing], note_types, trusted, workers)):
+        problems += file_problems
+        if entry is not None:
+            fresh[keys[i]] = entry
+            compiled[i] = decode(entry, note_types, shared)
     if cache:
         cache.save(fresh, keys)
-    return compiled, problems
+    return [found for found in compiled if found is not None], problems
 
 
 def compile_files(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
@@ -103,18 +110,37 @@ def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: 
 
 
 def encode(card: Card, fields: tuple[str, ...]) -> str:
-    data = {f.name: getattr(card, f.name) for f in dataclasses.fields(card)}
-    data["note_type"] = card.note_type.key
-    return json.dumps([data, fields], ensure_ascii=False, separators=(",", ":"))
+    """JSON: the card's attributes in order, then each field's HTML, or null
+    where it is the Markdown itself (plain text, half of all fields)."""
+    values = [getattr(card, name) for name in CARD_FIELDS]
+    values[NOTE_TYPE] = card.note_type.key
+    html = [None if text == card.fields.get(name, "") else text
+            for name, text in zip(card.note_type.fields, fields)]
+    return json.dumps([values, html], ensure_ascii=False, separators=(",", ":"))
 
 
-def decode(entry: str, note_types: dict[str, NoteType]) -> Compiled:
-    data, fields = json.loads(entry)
-    data["note_type"] = note_types[data["note_type"]]
-    for name in TUPLE_FIELDS:
-        if data[name] is not None:
-            data[name] = tuple(data[name])
-    return Card(**data), tuple(fields)
+def decode(entry: str, note_types: dict[str, NoteType], shared: dict | None = None) -> Compiled:
+    """The card and its HTML, lean: a 100,000-card deck holds them all at once,
+    so equal values are one object: HTML and its Markdown, `source` and the
+    Source field, and (through `shared`, one per build) tags, subdecks,
+    sources and field names across cards."""
+    shared = {} if shared is None else shared
+    values, html = json.loads(entry)
+    note_type = values[NOTE_TYPE] = note_types[values[NOTE_TYPE]]
+    for i in TUPLE_FIELDS:
+        if values[i] is not None:
+            value = tuple(values[i])
+            values[i] = shared.setdefault(value, value)
+    for i in DICT_FIELDS:
+        if values[i]:
+            values[i] = {shared.setdefault(k, k): v for k, v in values[i].items()}
+    texts = values[FIELDS]
+    source = values[SOURCE] = shared.setdefault(values[SOURCE], values[SOURCE])
+    for name in [k for k, v in texts.items() if v == source]:
+        texts[name] = source
+    fields = tuple(texts.get(name, "") if text is None else text
+                   for name, text in zip(note_type.fields, html))
+    return Card(*values), fields
 
 
 class _Keys:
@@ -182,16 +208,12 @@ class CardCache:
     def __bool__(self) -> bool:
         return self.db is not None
 
-    def get(self, keys: list[bytes]) -> dict[bytes, str]:
-        found: dict[bytes, str] = {}
+    def entries(self) -> Iterator[tuple[bytes, str]]:
+        """Every (key, entry); a table that breaks off mid-way ends early."""
         try:
-            for i in range(0, len(keys), BATCH):
-                batch = keys[i:i + BATCH]
-                found.update(self.db.execute(
-                    f"SELECT key, entry FROM cards WHERE key IN ({','.join('?' * len(batch))})", batch))
+            yield from self.db.execute("SELECT key, entry FROM cards")
         except sqlite3.Error:
-            return {}
-        return found
+            return
 
     def save(self, fresh: dict[bytes, str], used: list[bytes]) -> None:
         """Store this build's new entries; drop unused ones once they outnumber the used."""

@@ -45,6 +45,13 @@ def rewrite_refs(html: str, names: dict[str, str]) -> str:
     return SOUND.sub(lambda m: f"[sound:{names.get(m.group(1), m.group(1))}]", html)
 
 
+def may_refer(html: str) -> bool:
+    """Whether a field can hold a reference or a sourceless image at all:
+    every one starts with a tag or `[sound:` (a quick test that spares the
+    regexes above most fields, which are plain text)."""
+    return "<" in html or "[sound:" in html
+
+
 def dropped_source(html: str) -> str | None:
     """Why an image in sanitized HTML has no source: the sanitizer drops
     file:, data: and drive-letter URLs, which must be refused, not lost."""
