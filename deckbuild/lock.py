@@ -108,7 +108,8 @@ def stamp(previous: dict[str, Stamp], hashes: dict[str, str], now: int,
     for key, digest in hashes.items():
         old = previous.get(key)
         if old and old.hash == digest:
-            stamps[key] = replace(old, path=paths.get(key, old.path))
+            path = paths.get(key, old.path)
+            stamps[key] = old if path == old.path else replace(old, path=path)
         elif old:
             stamps[key] = Stamp(digest, max(now, old.mod + 1), old.added, paths.get(key, old.path))
         else:
