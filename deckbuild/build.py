@@ -28,7 +28,7 @@ from .lock import (Lock, build_time, content_hash, id_problems, known_notes, loc
                    read_lock, stamp, tombstones)
 from .media import MediaFile
 from .notetypes import BUILTIN, CLOZE, NoteType, card_ords
-from .package import PackedDeck, PackedNote, apkg_bytes, collection_bytes, deck_id, write_atomic
+from .package import PackedDeck, PackedNote, apkg_bytes, deck_id, write_atomic
 from .problems import Problem, ProjectError
 from .render import render_fields
 
@@ -228,9 +228,8 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     ) for n in notes]
     media = sorted({m.name: m for n in notes for m in n.media + n.card.note_type.media}.values(),
                    key=lambda m: m.name)
-    collection = collection_bytes(packed, decks, {int(k): s.mod for k, s in type_stamps.items()})
     path = config.dist_dir / f"{config.slug}.apkg"
-    package = apkg_bytes(collection, media)
+    package = apkg_bytes(packed, decks, {int(k): s.mod for k, s in type_stamps.items()}, media)
     # The lock first: killed in between, the lock is ahead of the package,
     # never behind one users may have imported (its mods must stay the newest).
     new_lock = Lock(namespace=project.namespace, notes=note_stamps, notetypes=type_stamps,
