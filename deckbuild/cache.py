@@ -197,6 +197,9 @@ class CardCache:
             return cls(None, b"")
         try:
             (root / CACHE_DIR).mkdir(exist_ok=True)
+            ignore = root / CACHE_DIR / ".gitignore"
+            if not ignore.exists():  # as pytest does: never committed, whatever the project ignores
+                ignore.write_text("# made by build-deck: a cache, safe to delete\n*\n", encoding="utf-8")
             db = sqlite3.connect(root / CACHE_DIR / DATABASE)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

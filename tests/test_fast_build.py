@@ -67,6 +67,7 @@ def test_parallel_cached_builds_equal_a_plain_single_process_build(tmp_path):
     build(fast, now=NOW, workers=2)  # cold: every card compiled in worker processes
     assert outputs(fast) == outputs(plain)
     assert (fast / CACHE_DIR / DATABASE).is_file()
+    assert (fast / CACHE_DIR / ".gitignore").read_text().endswith("*\n")  # never committed
 
     build(plain, now=NOW + 10, cache=False, workers=1)
     build(fast, now=NOW + 10, workers=2)  # warm: every card from the cache
