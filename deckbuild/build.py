@@ -16,8 +16,6 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
 
-import genanki
-
 from . import media as media_stage
 from .cache import compile_cards
 from .cards import Card
@@ -28,7 +26,7 @@ from .lock import (Lock, build_time, content_hash, id_problems, known_notes, loc
                    read_lock, stamp, tombstones)
 from .media import MediaFile
 from .notetypes import BUILTIN, CLOZE, NoteType, card_ords
-from .package import PackedDeck, PackedNote, apkg_bytes, deck_id, write_atomic
+from .package import PackedDeck, PackedNote, apkg_bytes, deck_id, note_guid, write_atomic
 from .problems import Problem, ProjectError
 from .render import render_fields
 
@@ -152,7 +150,7 @@ def render_project(project: Project, progress: Progress | None = None) -> tuple[
         tags = card.tags + ((RETIRED_TAG,) if card.retired and RETIRED_TAG not in card.tags else ())
         notes.append(Note(
             card=card,
-            guid=card.guid or genanki.guid_for(project.namespace, card.id),
+            guid=card.guid or note_guid(project.namespace, card.id),
             fields=fields,
             deck="::".join((config.name,) + card.deck),
             tags=tags,

@@ -58,6 +58,21 @@ def deck_id(namespace: str, name: str) -> int:
     return (1 << 30) + int.from_bytes(digest[:4], "big") % (1 << 30)
 
 
+BASE91 = ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+          "!#$%&()*+,-./:;<=>?@[]^_`{|}~")
+
+
+def note_guid(namespace: str, card_id: str) -> str:
+    """genanki.guid_for(namespace, card_id), which every shipped note's GUID
+    came from, at half the cost: it runs for every note of every build."""
+    number = int.from_bytes(hashlib.sha256(f"{namespace}__{card_id}".encode()).digest()[:8], "big")
+    digits = []
+    while number:
+        number, digit = divmod(number, 91)
+        digits.append(BASE91[digit])
+    return "".join(reversed(digits))
+
+
 def write_collection(path: Path, notes: list[PackedNote], decks: list[PackedDeck], notetype_mods: dict[int, int]) -> None:
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode = OFF")
