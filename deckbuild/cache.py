@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import secrets
 import sqlite3
@@ -91,6 +90,8 @@ def compile_files(files: list[CardFile], note_types: dict[str, NoteType], truste
     work = partial(_compile_chunk, note_types=note_types, trusted=trusted)
     if workers <= 1 or len(files) <= 1:
         return work(files)
+    import multiprocessing  # here: a warm build compiles nothing, and its import costs
+
     size = max(1, -(-len(files) // (workers * 8)))
     chunks = [files[i:i + size] for i in range(0, len(files), size)]
     with multiprocessing.Pool(workers) as pool:

@@ -79,9 +79,10 @@ def read_card_files(root: Path, cards_dir: Path) -> tuple[list[CardFile], list[P
                                        "inside the deck project are built")]
     found, refused = find_card_paths(cards_dir)
     problems += [Problem(_printable(f"{prefix}/{'/'.join(parts)}"), 0, why) for parts, why in refused]
+    folder = os.fspath(cards_dir)  # joined as strings: os.path.join costs as much as a read
     for parts in found:
         rel = f"{prefix}/{'/'.join(parts)}"
-        data, why = _read(os.path.join(cards_dir, *parts), real_root)
+        data, why = _read(os.sep.join((folder, *parts)), real_root)
         if why is None and BAD_NAME.search(rel):
             why = "a file or folder name with a control character or bytes that aren't UTF-8: rename it"
         if why is not None:
