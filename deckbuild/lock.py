@@ -46,8 +46,14 @@ class Lock:
     removed: dict[str, Stamp] = field(default_factory=dict)  # ids built once, gone now: never reuse
 
 
+# Made once: json.dumps with options builds a new encoder on every call,
+# and a build hashes and writes an entry per note.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_ENTRY = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def content_hash(content) -> str:
-    data = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    data = _CANONICAL.encode(content)
     return hashlib.sha1(data.encode("utf-8")).hexdigest()[:20]
 
 
@@ -178,7 +184,7 @@ def lock_text(lock: Lock) -> str:
     """JSON with one entry per line, so git diffs and merges stay readable."""
 
     def entries(items: dict[str, dict]) -> str:
-        lines = [f"    {json.dumps(k)}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}"
+        lines = [f"    {json.dumps(k)}: {_ENTRY.encode(v)}"
                  for k, v in sorted(items.items())]
         return "{\n" + ",\n".join(lines) + "\n  }" if lines else "{}"
 
