@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import os
 import secrets
@@ -30,7 +31,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterator
 
-import markdown
 import nh3
 import yaml
 
@@ -161,7 +161,8 @@ def fingerprint(note_types: dict[str, NoteType], trusted: bool) -> str:
     """The code and settings compiling depends on: the source of this module
     and every deckbuild module it uses, the libraries' versions, the note
     types and `trusted_html`."""
-    h = hashlib.sha1(repr((sys.version, markdown.__version__, nh3.__version__, yaml.__version__,
+    markdown_version = importlib.metadata.version("Markdown")  # not imported unless a card needs it
+    h = hashlib.sha1(repr((sys.version, markdown_version, nh3.__version__, yaml.__version__,
                            trusted, sorted(note_types.items()))).encode())
     for source in _sources(sys.modules[__name__]):
         h.update(source.name.encode() + b"\x00" + source.read_bytes())

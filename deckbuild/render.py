@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import markdown
 import nh3
 
 if TYPE_CHECKING:
@@ -31,7 +31,15 @@ KEPT = re.compile(
 PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 SINGLE_PARAGRAPH = re.compile(r"\A<p>((?:(?!</?p[ >]).)*)</p>\Z", re.S)
 
-_md = markdown.Markdown(extensions=EXTENSIONS, output_format="html")
+
+@lru_cache(maxsize=None)
+def _markdown():
+    """Python-Markdown, imported and set up once, on first use: a build whose
+    cards all come from the cache never needs it."""
+    import markdown
+
+    return markdown.Markdown(extensions=EXTENSIONS, output_format="html")
+
 
 # What a card may contain once sanitized: no scripts, no event handlers, no
 # javascript: URLs, no styles that could load from the network.
@@ -123,8 +131,8 @@ def render_markdown(text: str, trusted: bool = False) -> str:
 
 def parsed_html(protected: str, trusted: bool) -> str:
     """A protected text through Python-Markdown and the sanitizer."""
-    _md.reset()
-    rendered = _md.convert(protected)
+    md = _markdown().reset()
+    rendered = md.convert(protected)
     if not trusted:
         rendered = sanitize(rendered)
     rendered = rendered.strip()

@@ -2,7 +2,11 @@
 shortcuts past Python-Markdown (plain text) and PyYAML (simple front matter)
 never change a byte of the output."""
 
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import genanki
 import nh3
@@ -79,6 +83,17 @@ def test_parallel_cached_builds_equal_a_plain_single_process_build(tmp_path):
     build(plain, now=NOW + 20, cache=False, workers=1)
     build(fast, now=NOW + 20, workers=2)  # one card compiled, the rest cached
     assert outputs(fast) == outputs(plain)
+
+
+def test_a_build_from_the_cache_never_loads_python_markdown(tmp_path):
+    """Its import is a good part of a warm build's time: only a card to render needs it."""
+    root = deck(tmp_path / "deck", copies=1)
+    build(root, now=NOW)
+    script = ("import sys; from pathlib import Path; from deckbuild.build import build; "
+              f"build(Path({str(root)!r}), now={NOW}); print('markdown' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    warm = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert warm.stdout.strip() == "False"
 
 
 def test_a_deleted_or_damaged_cache_is_a_cold_build(tmp_path):
