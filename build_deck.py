@@ -89,7 +89,7 @@ def verify(
     if apkg is None:
         from deckbuild.config import load_config
 
-        apkg = load_config(root)[0].dist_dir / f"{load_config(root)[0].slug}.apkg"
+        apkg = load_config(root)[0].package_path
     if not apkg.is_file():
         print(f"{_shown(apkg)}: no such file (run `build_deck.py build` first)", file=sys.stderr)
         raise typer.Exit(1)
@@ -168,7 +168,7 @@ def diff(
             before, after = read_package(old), read_package(new)
         else:
             config = load_config(root)[0]
-            last = config.dist_dir / f"{config.slug}.apkg"
+            last = config.package_path
             after, paths = project_snapshot(root)
             if not last.is_file():
                 print(f"no previous build ({_shown(last)}): every note is new", file=sys.stderr)

@@ -226,7 +226,7 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     ) for n in notes]
     media = sorted({m.name: m for n in notes for m in n.media + n.card.note_type.media}.values(),
                    key=lambda m: m.name)
-    path = config.dist_dir / f"{config.slug}.apkg"
+    path = config.package_path
     package = apkg_bytes(packed, decks, {int(k): s.mod for k, s in type_stamps.items()}, media)
     # The lock first: killed in between, the lock is ahead of the package,
     # never behind one users may have imported (its mods must stay the newest).

@@ -50,6 +50,11 @@ class DeckConfig:
         return self.root / "dist"
 
     @property
+    def package_path(self) -> Path:
+        """Where `build` writes the deck, and where `verify` and `diff` look."""
+        return self.dist_dir / f"{self.slug}.apkg"
+
+    @property
     def lock_path(self) -> Path:
         return self.root / "build-deck.lock"
 
