@@ -165,7 +165,6 @@ def id_problems(lock: Lock, hashes: dict[str, str], paths: dict[str, str], lines
     return problems
 
 
-
 def notetype_hash(note_type) -> str:
     """What a note type's stamp hashes: everything Anki receives of it."""
     return content_hash(note_type.to_anki_json(0, 0))
@@ -188,12 +187,12 @@ def lock_text(lock: Lock) -> str:
                  for k, v in sorted(items.items())]
         return "{\n" + ",\n".join(lines) + "\n  }" if lines else "{}"
 
-    notetypes = {k: {"hash": s.hash, "mod": s.mod, "schema": lock.schemas[k]}
-                 for k, s in lock.notetypes.items()}
     def notes(stamps: dict[str, Stamp]) -> dict[str, dict]:
         return {k: {"hash": s.hash, "mod": s.mod, "added": s.added, **({"path": s.path} if s.path else {})}
                 for k, s in stamps.items()}
 
+    notetypes = {k: {"hash": s.hash, "mod": s.mod, "schema": lock.schemas[k]}
+                 for k, s in lock.notetypes.items()}
     return (
         "{\n"
         f'  "version": {LOCK_VERSION},\n'
