@@ -10,6 +10,7 @@ Each stage returns its problems as values; `build` raises them all at once.
 from __future__ import annotations
 
 import html
+import importlib.metadata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import Callable
 
 from . import media as media_stage
-from .cache import compile_cards
+from .cache import CACHE_DIR, CardKeys, code_digest, compile_cards, user_secret
 from .cards import Card
 from .config import DeckConfig, load_config
 from .custom_types import load_note_types
-from .files import read_card_files
+from .files import find_card_files, read_cards
 from .lock import (Lock, build_time, content_hash, id_problems, known_notes, lock_text, notetype_hash,
                    read_lock, stamp, tombstones)
 from .media import MediaFile
@@ -29,6 +30,7 @@ from .notetypes import BUILTIN, CLOZE, NoteType, card_ords
 from .package import PackedDeck, PackedNote, apkg_bytes, deck_id, note_guid, write_atomic
 from .problems import Problem, ProjectError
 from .render import render_fields
+from .snapshot import BuiltNote, Reuse, load_snapshot, stat_of
 
 RETIRED_TAG = "retired"
 Progress = Callable[[int, int], None]  # (cards done, cards in all): for a progress bar
@@ -41,6 +43,10 @@ class Project:
     lock: Lock
     namespace: str
     rendered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # card path -> fields as HTML
+    # Incremental loads only: the notes of files unchanged since the last
+    # build (not in `cards`), and what this load saw, for the next snapshot.
+    reused: list[BuiltNote] = field(default_factory=list)
+    reuse: Reuse | None = None
 
 
 @dataclass(frozen=True)
@@ -64,11 +70,16 @@ class Note:
         note_type = self.card.note_type
         return tuple(card_ords(note_type, self.card.cloze_numbers if note_type.kind == CLOZE else set()))
 
+    def built(self) -> BuiltNote:
+        card = self.card
+        return BuiltNote(card.id, card.path, card.id_line, self.guid, card.note_type, self.fields,
+                         self.deck, self.tags, self.ords, self.media, self.hash)
+
 
 @dataclass(frozen=True)
 class BuildResult:
     path: Path
-    notes: list[Note]
+    notes: list[BuiltNote]
     media: list[MediaFile]
     decks: list[str]
     removed: list[str] = field(default_factory=list)  # ids in the last build, gone now
@@ -77,33 +88,55 @@ class BuildResult:
     def cards_by_type(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for note in self.notes:
-            counts[note.card.note_type.key] += len(note.ords)
+            counts[note.note_type.key] += len(note.ords)
         return dict(sorted(counts.items()))
 
 
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
-                 workers: int | None = None) -> tuple[Project, list[Problem]]:
+                 workers: int | None = None, incremental: bool = False) -> tuple[Project, list[Problem]]:
     """Cards are parsed and rendered together: unchanged files come from the
-    cache (`cache=False`: none), the rest on `workers` processes (cache.py)."""
+    cache (`cache=False`: none), the rest on `workers` processes (cache.py).
+    `incremental`: files unchanged since the last build are not even read;
+    their notes come from its snapshot (snapshot.py) as `Project.reused`."""
     config, problems = load_config(root)
     custom_types, type_problems = load_note_types(config.root, note_types)
     problems += type_problems
     note_types = {**note_types, **custom_types}
     lock, lock_problems = read_lock(config.lock_path)
     problems += lock_problems
-    files, file_problems = read_card_files(config.root, config.cards_dir)
-    problems += file_problems
-    compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
-                                            config.root if cache else None, workers)
-    problems += card_problems
-    cards = [card for card, _ in compiled]
-    problems += _duplicate_ids(cards)
     namespace, namespace_problems = _namespace(config, lock)
     problems += namespace_problems
-    if not files and not file_problems:
+    paths, file_problems = find_card_files(config.root, config.cards_dir)
+    found = bool(paths)
+    reuse = _reuse(config, namespace, note_types) if cache and incremental else None
+    if reuse:
+        paths = reuse.unchanged(paths)
+    files, read_problems = read_cards(config.root, paths)
+    file_problems += read_problems
+    keys = None
+    if reuse:
+        files, keys = reuse.same_text(files)
+    compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
+                                            config.root if cache else None, workers, keys)
+    problems += file_problems + card_problems
+    cards = [card for card, _ in compiled]
+    reused = list(reuse.notes.values()) if reuse else []
+    problems += _duplicate_ids(cards + reused)
+    if not found and not file_problems:
         problems.append(Problem("cards", 0, "no card files found: add cards/*.md "
                                             "(`build_deck.py new` writes one)"))
-    return Project(config, cards, lock, namespace, {c.path: html for c, html in compiled}), problems
+    return Project(config, cards, lock, namespace, {c.path: html for c, html in compiled},
+                   reused, reuse), problems
+
+
+def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType]) -> Reuse | None:
+    """The last build's snapshot, if it fits these settings (none without a cache secret)."""
+    secret = user_secret()
+    if secret is None:
+        return None
+    keys = CardKeys(secret, note_types, config.trusted_html)
+    settings = repr((keys.fingerprint, code_digest(__name__), importlib.metadata.version("genanki"), config, namespace))
+    return Reuse(load_snapshot(config.root / CACHE_DIR, secret, settings, note_types), keys)
 
 
 def _namespace(config: DeckConfig, lock: Lock) -> tuple[str, list[Problem]]:
@@ -116,9 +149,9 @@ def _namespace(config: DeckConfig, lock: Lock) -> tuple[str, list[Problem]]:
     return config.namespace or lock.namespace or config.slug, []
 
 
-def _duplicate_ids(cards: list[Card]) -> list[Problem]:
+def _duplicate_ids(cards: list[Card | BuiltNote]) -> list[Problem]:
     problems = []
-    first: dict[str, Card] = {}
+    first: dict[str, Card | BuiltNote] = {}
     for card in cards:
         if card.id in first:
             problems.append(Problem(card.path, card.id_line, f"duplicate id '{card.id}' "
@@ -134,6 +167,9 @@ def render_project(project: Project, progress: Progress | None = None) -> tuple[
     locate = lru_cache(maxsize=None)(lambda ref: media_stage.locate(ref, media_dir))
     notes, problems = [], []
     names: dict[str, tuple[Path, str]] = {}  # casefolded flat name -> (file, card path)
+    for built in project.reused:
+        for item in built.media:
+            names.setdefault(item.name.casefold(), (item.path, built.path))
     for done, card in enumerate(project.cards, 1):
         if progress:
             progress(done, len(project.cards))
@@ -198,18 +234,27 @@ def all_decks(config: DeckConfig, notes: list[Note]) -> list[str]:
 
 def build(root: Path, now: int | None = None, progress: Progress | None = None, cache: bool = True,
           workers: int | None = None) -> BuildResult:
-    """Build dist/<deck>.apkg and update the lock, or raise every problem."""
-    project, problems = load_project(root, cache=cache, workers=workers)
-    notes, render_problems = render_project(project, progress)
+    """Build dist/<deck>.apkg and update the lock, or raise every problem.
+    With the cache, only files changed since the last build are read, and
+    nothing is written when nothing changed."""
+    project, problems = load_project(root, cache=cache, workers=workers, incremental=True)
+    rendered, render_problems = render_project(project, progress)
     problems += render_problems
     if any(p.is_error for p in problems):
         raise ProjectError([p for p in problems if p.is_error])
-    config, lock = project.config, project.lock
+    config, lock, reuse = project.config, project.lock, project.reuse
+    notes = sorted([n.built() for n in rendered] + project.reused, key=lambda n: n.path)
+    path = config.package_path
+    if reuse and not rendered and reuse.nothing_changed([config.lock_path, path]):
+        if reuse.read_again:  # remember their stats
+            reuse.next.follow(notes, set())
+            reuse.next.save()
+        return BuildResult(path=path, notes=notes, media=_media(notes), decks=all_decks(config, notes))
     now = build_time() if now is None else now
 
-    note_stamps = stamp(known_notes(lock), {n.card.id: n.hash for n in notes}, now,
-                        {n.card.id: n.card.path for n in notes})
-    types = sorted({n.card.note_type for n in notes}, key=lambda t: t.id)
+    note_stamps = stamp(known_notes(lock), {n.id: n.hash for n in notes}, now,
+                        {n.id: n.path for n in notes})
+    types = sorted({n.note_type for n in notes}, key=lambda t: t.id)
     type_stamps = stamp(lock.notetypes, {str(t.id): notetype_hash(t) for t in types}, now)
     schema_problems = lock_problems(notes, lock)
     if schema_problems:
@@ -221,12 +266,10 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
              for name in deck_names]
     ids = {d.name: d.id for d in decks}
     packed = [PackedNote(
-        id=note_stamps[n.card.id].added, guid=n.guid, note_type=n.card.note_type, fields=n.fields,
-        tags=n.tags, deck_id=ids[n.deck], mod=note_stamps[n.card.id].mod, ords=n.ords,
+        id=note_stamps[n.id].added, guid=n.guid, note_type=n.note_type, fields=n.fields,
+        tags=n.tags, deck_id=ids[n.deck], mod=note_stamps[n.id].mod, ords=n.ords,
     ) for n in notes]
-    media = sorted({m.name: m for n in notes for m in n.media + n.card.note_type.media}.values(),
-                   key=lambda m: m.name)
-    path = config.package_path
+    media = _media(notes)
     package = apkg_bytes(packed, decks, {int(k): s.mod for k, s in type_stamps.items()}, media)
     # The lock first: killed in between, the lock is ahead of the package,
     # never behind one users may have imported (its mods must stay the newest).
@@ -235,17 +278,26 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
                     removed=tombstones(lock, note_stamps))
     write_atomic(config.lock_path, lock_text(new_lock).encode("utf-8"))
     write_atomic(path, package)
+    if reuse:
+        reuse.next.outputs = {str(p): stat_of(p) for p in (config.lock_path, path)}
+        reuse.next.follow(notes, {m.path for n in rendered for m in n.media})
+        reuse.next.save()
     removed = sorted(set(lock.notes) - set(note_stamps))
     return BuildResult(path=path, notes=notes, media=media, decks=deck_names, removed=removed)
 
 
-def lock_problems(notes: list[Note], lock: Lock) -> list[Problem]:
+def _media(notes: list[BuiltNote]) -> list[MediaFile]:
+    return sorted({m.name: m for n in notes for m in n.media + n.note_type.media}.values(),
+                  key=lambda m: m.name)
+
+
+def lock_problems(notes: list[BuiltNote], lock: Lock) -> list[Problem]:
     """What the lock refuses to build: note types forked, ids changed or
     reused. (`check` reports the same.)"""
-    types = sorted({n.card.note_type for n in notes}, key=lambda t: t.id)
+    types = sorted({n.note_type for n in notes}, key=lambda t: t.id)
     return _forked_types(types, lock) + id_problems(
-        lock, {n.card.id: n.hash for n in notes}, {n.card.id: n.card.path for n in notes},
-        {n.card.id: n.card.id_line for n in notes})
+        lock, {n.id: n.hash for n in notes}, {n.id: n.path for n in notes},
+        {n.id: n.id_line for n in notes})
 
 
 def _forked_types(types: list[NoteType], lock: Lock) -> list[Problem]:

@@ -55,13 +55,16 @@ Compiled = tuple[Card, tuple[str, ...]]  # a parsed card, its fields as HTML (me
 
 
 def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
-                  root: Path | None = None, workers: int | None = None) -> tuple[list[Compiled], list[Problem]]:
+                  root: Path | None = None, workers: int | None = None,
+                  keys: list[bytes] | None = None) -> tuple[list[Compiled], list[Problem]]:
     """Every card file parsed and rendered, in file order: from the cache in
     `root` where a file is unchanged, the rest on `workers` processes (default:
-    every core, for more than a few hundred files). `root=None`: no cache."""
+    every core, for more than a few hundred files). `root=None`: no cache.
+    `keys`: the files' CardKeys, if the caller has them."""
     cache = CardCache.open(root) if root is not None else None
-    keyed = _Keys(cache.secret if cache else b"", note_types, trusted)
-    keys = [keyed(f) for f in files]
+    if keys is None:
+        keyed = CardKeys(cache.secret if cache else b"", note_types, trusted)
+        keys = [keyed(f) for f in files]
     compiled: list[Compiled | None] = [None] * len(files)
     shared: dict = {}
     if cache:  # one pass over the table beats a lookup per file; decoded as read
@@ -144,12 +147,13 @@ def decode(entry: str, note_types: dict[str, NoteType], shared: dict | None = No
     return Card(*values), fields
 
 
-class _Keys:
+class CardKeys:
     """A card file's cache key: a hash of everything its entry depends on."""
 
     def __init__(self, secret: bytes, note_types: dict[str, NoteType], trusted: bool):
+        self.fingerprint = fingerprint(note_types, trusted)
         self.base = hashlib.blake2b(key=secret, digest_size=20)
-        self.base.update(fingerprint(note_types, trusted).encode())
+        self.base.update(self.fingerprint.encode())
 
     def __call__(self, card_file: CardFile) -> bytes:
         h = self.base.copy()
@@ -162,9 +166,14 @@ def fingerprint(note_types: dict[str, NoteType], trusted: bool) -> str:
     and every deckbuild module it uses, the libraries' versions, the note
     types and `trusted_html`."""
     markdown_version = importlib.metadata.version("Markdown")  # not imported unless a card needs it
-    h = hashlib.sha1(repr((sys.version, markdown_version, nh3.__version__, yaml.__version__,
-                           trusted, sorted(note_types.items()))).encode())
-    for source in _sources(sys.modules[__name__]):
+    return hashlib.sha1(repr((sys.version, markdown_version, nh3.__version__, yaml.__version__, trusted,
+                              sorted(note_types.items()), code_digest(__name__))).encode()).hexdigest()
+
+
+def code_digest(module_name: str) -> str:
+    """A hash of the source of a module and of the package's modules it uses."""
+    h = hashlib.sha1()
+    for source in _sources(sys.modules[module_name]):
         h.update(source.name.encode() + b"\x00" + source.read_bytes())
     return h.hexdigest()
 

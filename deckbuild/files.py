@@ -70,25 +70,45 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return False
 
 
-def read_card_files(root: Path, cards_dir: Path) -> tuple[list[CardFile], list[Problem]]:
-    files, problems = [], []
+@dataclass(frozen=True)
+class CardPath:
+    """A card file found, not yet read."""
+
+    rel: str  # path relative to the project root, with '/'
+    folders: tuple[str, ...]
+    os_path: str
+
+
+def find_card_files(root: Path, cards_dir: Path) -> tuple[list[CardPath], list[Problem]]:
+    """Every card file under cards/ in a stable order, and what can't be walked."""
     prefix = cards_dir.relative_to(root).as_posix()
-    real_root = os.path.realpath(root)
-    if not _inside(cards_dir, real_root):
+    if not _inside(cards_dir, os.path.realpath(root)):
         return [], [Problem(prefix, 0, "is a link to a folder outside the project: only files "
                                        "inside the deck project are built")]
     found, refused = find_card_paths(cards_dir)
-    problems += [Problem(_printable(f"{prefix}/{'/'.join(parts)}"), 0, why) for parts, why in refused]
+    problems = [Problem(_printable(f"{prefix}/{'/'.join(parts)}"), 0, why) for parts, why in refused]
     folder = os.fspath(cards_dir)  # joined as strings: os.path.join costs as much as a read
-    for parts in found:
-        rel = f"{prefix}/{'/'.join(parts)}"
-        data, why = _read(os.sep.join((folder, *parts)), real_root)
-        if why is None and BAD_NAME.search(rel):
+    return [CardPath(f"{prefix}/{'/'.join(parts)}", parts[:-1], os.sep.join((folder, *parts)))
+            for parts in found], problems
+
+
+def read_card_files(root: Path, cards_dir: Path) -> tuple[list[CardFile], list[Problem]]:
+    paths, problems = find_card_files(root, cards_dir)
+    files, read_problems = read_cards(root, paths)
+    return files, problems + read_problems
+
+
+def read_cards(root: Path, paths: list[CardPath]) -> tuple[list[CardFile], list[Problem]]:
+    files, problems = [], []
+    real_root = os.path.realpath(root)
+    for path in paths:
+        data, why = _read(path.os_path, real_root)
+        if why is None and BAD_NAME.search(path.rel):
             why = "a file or folder name with a control character or bytes that aren't UTF-8: rename it"
         if why is not None:
-            problems.append(Problem(_printable(rel), 1, why))
+            problems.append(Problem(_printable(path.rel), 1, why))
             continue
-        card_file, problem = decode_card_file(rel, parts[:-1], data)
+        card_file, problem = decode_card_file(path.rel, path.folders, data)
         if problem:
             problems.append(problem)
         else:

@@ -86,7 +86,8 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     """Check a deck project without writing anything."""
     project, problems = load_project(root)
     notes, render_problems = render_project(project)
-    errors = [_as_error(p) for p in problems + render_problems + lock_problems(notes, project.lock)]
+    errors = [_as_error(p) for p in problems + render_problems
+                                    + lock_problems([n.built() for n in notes], project.lock)]
     gc.freeze()  # the loaded deck outlives the rules: spare the collector re-walking it
     try:
         warnings, skipped = lint_notes(notes, project.config, limits,

@@ -133,7 +133,7 @@ def test_a_card_file_linking_inside_the_project_builds(project):
     (project / "shared").mkdir()
     (project / "shared" / "b.md").write_text(card_text("b", "Q2?\n% back\nB"))
     (project / "cards" / "b.md").symlink_to(project / "shared" / "b.md")
-    assert sorted(n.card.id for n in build(project).notes) == ["b", "good"]
+    assert sorted(n.id for n in build(project).notes) == ["b", "good"]
 
 
 def test_a_folder_link_is_reported_not_followed(project, outside):

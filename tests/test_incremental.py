@@ -1,0 +1,155 @@
+"""An incremental build is the same build: whatever changed since the last
+one (a card, an image, deck.toml, the lock, the package itself), the result
+equals a plain cold build of the same files, and a build with nothing to do
+writes nothing."""
+
+import os
+import shutil
+
+import pytest
+
+from conftest import FIXTURE_CARDS, PNG, card_text, write_project
+from deckbuild import snapshot
+from deckbuild.build import build
+from deckbuild.cache import CACHE_DIR
+
+NOW = 1_700_000_000
+PACKAGE = "dist/test-deck.apkg"
+LOCK = "build-deck.lock"
+
+
+@pytest.fixture(autouse=True)
+def own_cache_key(tmp_path, monkeypatch):
+    """The snapshot is signed with the user's cache secret: use a fresh one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+
+
+@pytest.fixture
+def trust_fresh_stats(monkeypatch):
+    """Files written just now would not be trusted by their stat (see
+    snapshot.py); these tests want the stat shortcut itself exercised."""
+    monkeypatch.setattr(snapshot, "RACY_NS", 0)
+
+
+@pytest.fixture
+def project(tmp_path, trust_fresh_stats):
+    root = write_project(tmp_path / "deck", FIXTURE_CARDS, {"bilder/prikk.png": PNG})
+    build(root, now=NOW)
+    return root
+
+
+def built_as_plain(root, tmp_path, now):
+    """Build `root` incrementally, and a copy of its inputs (lock included)
+    cold, without cache or snapshot, at the same time; both results."""
+    plain = tmp_path / f"plain-{now}"
+    shutil.copytree(root, plain, ignore=shutil.ignore_patterns("dist", CACHE_DIR))
+    build(plain, now=now, cache=False, workers=1)
+    build(root, now=now)
+    return [(r / PACKAGE).read_bytes() + (r / LOCK).read_bytes() for r in (root, plain)]
+
+
+def stats(root):
+    return [os.stat(root / name) for name in (PACKAGE, LOCK)]
+
+
+def same_file(a, b):
+    return (a.st_ino, a.st_mtime_ns, a.st_size) == (b.st_ino, b.st_mtime_ns, b.st_size)
+
+
+def test_a_build_with_nothing_to_do_writes_nothing(project):
+    before = stats(project)
+    result = build(project, now=NOW + 10)
+    assert all(same_file(a, b) for a, b in zip(before, stats(project)))
+    assert len(result.notes) == 4 and result.cards_by_type == {"basic": 1, "cloze": 2, "reversed": 2,
+                                                                "type-in": 1}
+    assert [m.name for m in result.media] == ["bilder-prikk.png"]
+
+
+def test_an_edit_the_stat_barely_shows_is_built(project, tmp_path):
+    """Same size, same mtime: the inode change time still tells."""
+    path = project / "cards" / "plain.md"
+    before = os.stat(path)
+    path.write_text(path.read_text().replace("øker", "gjør"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(path).st_size == before.st_size
+
+    mine, plain = built_as_plain(project, tmp_path, NOW + 10)
+    assert mine == plain
+    assert f'"mod": {NOW + 10}' in next(line for line in (project / LOCK).read_text().splitlines()
+                                        if '"basic-1"' in line)
+
+
+@pytest.mark.parametrize("change", ["edit", "add", "delete", "rename", "touch", "image",
+                                    "description", "package gone", "package damaged", "old lock"])
+def test_every_change_builds_as_a_cold_build_would(project, tmp_path, change):
+    cards = project / "cards"
+    old_lock = (project / LOCK).read_text()
+    if change == "edit":
+        (cards / "Del 2/type.md").write_text(card_text("type-1", "Hvilken kjede?\n\n% back\nverdikjeden",
+                                                      type="type-in"))
+    elif change == "add":
+        (cards / "Del 2/ny.md").write_text(card_text("ny-1", "Nytt?\n\n% back\nJa."))
+    elif change == "delete":
+        (cards / "Del 2/type.md").unlink()
+    elif change == "rename":
+        (cards / "Del 2/type.md").rename(cards / "Del 1/type.md")
+    elif change == "touch":
+        for path in cards.rglob("*.md"):
+            path.write_bytes(path.read_bytes())
+    elif change == "image":
+        (project / "media/bilder/prikk.png").write_bytes(PNG + b"\0")
+    elif change == "description":
+        (project / "deck.toml").write_text('name = "Test deck"\nnamespace = "test-deck"\n'
+                                           'description = "Ny beskrivelse"\n')
+    elif change == "package gone":
+        (project / PACKAGE).unlink()
+    elif change == "package damaged":
+        (project / PACKAGE).write_bytes(b"not a zip")
+    elif change == "old lock":
+        (cards / "plain.md").write_text((cards / "plain.md").read_text().replace("øker", "gir"))
+        build(project, now=NOW + 5)
+        (project / LOCK).write_text(old_lock)  # e.g. `git checkout` of the lock alone
+
+    mine, plain = built_as_plain(project, tmp_path, NOW + 10)
+    assert mine == plain
+
+
+def test_a_changed_image_updates_the_notes_that_show_it(project):
+    (project / "media/bilder/prikk.png").write_bytes(PNG + b"\0")
+    result = build(project, now=NOW + 10)
+    cloze = next(n for n in result.notes if n.id == "cloze-1")
+    assert cloze.media[0].path.read_bytes() == PNG + b"\0"
+    lock = (project / LOCK).read_text()
+    assert f'"mod": {NOW + 10}' in next(line for line in lock.splitlines() if '"cloze-1"' in line)
+
+
+def test_a_tampered_snapshot_is_never_used(project, tmp_path):
+    path = project / CACHE_DIR / snapshot.NAME
+    data = path.read_bytes()
+    assert "øker".encode() in data
+    path.write_bytes(data.replace("øker".encode(), "<b>x</b>".encode()))
+    (project / PACKAGE).unlink()  # so the build has to write the package again
+
+    mine, plain = built_as_plain(project, tmp_path, NOW + 10)
+    assert mine == plain and b"<b>x</b>" not in mine
+
+
+def test_a_snapshot_from_other_settings_is_not_used(project, tmp_path):
+    (project / "cards/plain.md").write_text(card_text("basic-1", 'Hva?\n\n% back\n<b onclick="x()">fet</b>'))
+    sanitized = build(project, now=NOW + 10)
+    assert not any("onclick" in f for n in sanitized.notes for f in n.fields)
+
+    (project / "deck.toml").write_text('name = "Test deck"\nnamespace = "test-deck"\ntrusted_html = true\n')
+    trusted = build(project, now=NOW + 20)
+    assert any('onclick="x()"' in f for n in trusted.notes for f in n.fields)
+
+
+def test_unchanged_files_are_not_even_read(project, monkeypatch):
+    """Only files whose stat changed are opened: a warm build of 10,000
+    cards spends its time elsewhere."""
+    (project / "cards/plain.md").write_text((project / "cards/plain.md").read_text() + "\n")
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+    build(project, now=NOW + 10)
+    assert [p for p in opened if p.endswith(".md")] == [str(project / "cards/plain.md")]
