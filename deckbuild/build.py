@@ -10,12 +10,13 @@ Each stage returns its problems as values; `build` raises them all at once.
 from __future__ import annotations
 
 import html
-import importlib.metadata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
+
+import genanki
 
 from . import media as media_stage
 from .cache import CACHE_DIR, CardKeys, code_digest, compile_cards, user_secret
@@ -117,7 +118,8 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     if reuse:
         files, keys = reuse.same_text(files)
     compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
-                                            config.root if cache else None, workers, keys)
+                                            config.root if cache else None, workers, keys,
+                                            reuse.live_keys() if reuse else None)
     problems += file_problems + card_problems
     cards = [card for card, _ in compiled]
     reused = list(reuse.notes.values()) if reuse else []
@@ -135,7 +137,7 @@ def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType]) 
     if secret is None:
         return None
     keys = CardKeys(secret, note_types, config.trusted_html)
-    settings = repr((keys.fingerprint, code_digest(__name__), importlib.metadata.version("genanki"), config, namespace))
+    settings = repr((keys.fingerprint, code_digest(__name__), genanki.__version__, config, namespace))
     return Reuse(load_snapshot(config.root / CACHE_DIR, secret, settings, note_types), keys)
 
 
@@ -226,8 +228,8 @@ def _line_of(needle: str, text: str, first_line: int) -> int:
 def all_decks(config: DeckConfig, notes: list[Note]) -> list[str]:
     """The main deck first, then every subdeck and its parents, sorted."""
     names = {config.name}
-    for note in notes:
-        parts = note.deck.split("::")
+    for deck in {note.deck for note in notes}:
+        parts = deck.split("::")
         names.update("::".join(parts[:i]) for i in range(1, len(parts) + 1))
     return [config.name] + sorted(names - {config.name})
 

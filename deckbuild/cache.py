@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.metadata
+import importlib.util
 import json
 import os
 import secrets
@@ -43,6 +43,7 @@ from .render import render_fields
 CACHE_DIR = ".build-deck-cache"
 DATABASE = "cards.sqlite3"
 SCHEMA = "CREATE TABLE IF NOT EXISTS cards (key BLOB PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID"
+FEW_KEYS = 200  # looked up one by one; more: one pass over the table
 PARALLEL_MIN = 400  # fewer files to compile than this: one process is faster
 # Card attributes by position in an entry (the fingerprint covers cards.py,
 # so a change to Card makes new keys).
@@ -56,22 +57,23 @@ Compiled = tuple[Card, tuple[str, ...]]  # a parsed card, its fields as HTML (me
 
 def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
                   root: Path | None = None, workers: int | None = None,
-                  keys: list[bytes] | None = None) -> tuple[list[Compiled], list[Problem]]:
+                  keys: list[bytes] | None = None, live: list[bytes] | None = None) -> tuple[list[Compiled], list[Problem]]:
     """Every card file parsed and rendered, in file order: from the cache in
     `root` where a file is unchanged, the rest on `workers` processes (default:
     every core, for more than a few hundred files). `root=None`: no cache.
-    `keys`: the files' CardKeys, if the caller has them."""
+    `keys`: the files' CardKeys, if the caller has them; `live`: the keys of
+    every file of the project, if more than `files` (the cache keeps them)."""
+    if not files:
+        return [], []
     cache = CardCache.open(root) if root is not None else None
     if keys is None:
         keyed = CardKeys(cache.secret if cache else b"", note_types, trusted)
         keys = [keyed(f) for f in files]
     compiled: list[Compiled | None] = [None] * len(files)
     shared: dict = {}
-    if cache:  # one pass over the table beats a lookup per file; decoded as read
-        index = {key: i for i, key in enumerate(keys)}
-        for key, entry in cache.entries():
-            if key in index:
-                compiled[index[key]] = decode(entry, note_types, shared)
+    if cache:
+        for i, entry in cache.lookup(keys):
+            compiled[i] = decode(entry, note_types, shared)
     missing = [i for i, found in enumerate(compiled) if found is None]
     problems, fresh = [], {}
     for i, (entry, file_problems) in zip(missing, compile_files(
@@ -81,7 +83,7 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
             fresh[keys[i]] = entry
             compiled[i] = decode(entry, note_types, shared)
     if cache:
-        cache.save(fresh, keys)
+        cache.save(fresh, live or keys)
     return [found for found in compiled if found is not None], problems
 
 
@@ -165,9 +167,17 @@ def fingerprint(note_types: dict[str, NoteType], trusted: bool) -> str:
     """The code and settings compiling depends on: the source of this module
     and every deckbuild module it uses, the libraries' versions, the note
     types and `trusted_html`."""
-    markdown_version = importlib.metadata.version("Markdown")  # not imported unless a card needs it
+    markdown_version = _markdown_version_file()
     return hashlib.sha1(repr((sys.version, markdown_version, nh3.__version__, yaml.__version__, trusted,
                               sorted(note_types.items()), code_digest(__name__))).encode()).hexdigest()
+
+
+def _markdown_version_file() -> bytes:
+    """Python-Markdown's version, as its version file: read, not imported (a
+    build from the cache never loads the parser), and without
+    importlib.metadata, whose import costs as much as a warm build's reads."""
+    spec = importlib.util.find_spec("markdown")
+    return (Path(spec.submodule_search_locations[0]) / "__meta__.py").read_bytes()
 
 
 def code_digest(module_name: str) -> str:
@@ -222,10 +232,21 @@ class CardCache:
     def __bool__(self) -> bool:
         return self.db is not None
 
-    def entries(self) -> Iterator[tuple[bytes, str]]:
-        """Every (key, entry); a table that breaks off mid-way ends early."""
+    def lookup(self, keys: list[bytes]) -> Iterator[tuple[int, str]]:
+        """(position in `keys`, entry) for each key found: one pass over the
+        table for many keys, a query per key for a few. A table that breaks
+        off mid-way ends early."""
         try:
-            yield from self.db.execute("SELECT key, entry FROM cards")
+            if len(keys) <= FEW_KEYS:
+                for i, key in enumerate(keys):
+                    row = self.db.execute("SELECT entry FROM cards WHERE key = ?", (key,)).fetchone()
+                    if row:
+                        yield i, row[0]
+                return
+            index = {key: i for i, key in enumerate(keys)}
+            for key, entry in self.db.execute("SELECT key, entry FROM cards"):
+                if key in index:
+                    yield index[key], entry
         except sqlite3.Error:
             return
 

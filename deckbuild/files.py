@@ -70,7 +70,7 @@ def _is_dir(entry: os.DirEntry) -> bool:
         return False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # as BuiltNote: one per card file, never changed once made
 class CardPath:
     """A card file found, not yet read."""
 

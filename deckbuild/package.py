@@ -33,7 +33,7 @@ TABLES = re.sub(r"CREATE INDEX[^;]*;", "", APKG_SCHEMA)
 TAG = re.compile(r"<[^>]*>")
 
 
-@dataclass(frozen=True, slots=True)  # slots: a big deck holds 100,000 of them
+@dataclass(slots=True)  # as BuiltNote: one per note, never changed once made
 class PackedNote:
     id: int  # Anki note id: when it was first built, in ms
     guid: str

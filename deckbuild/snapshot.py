@@ -38,7 +38,9 @@ RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
 Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 
 
-@dataclass(frozen=True, slots=True)  # slots: a big deck holds 100,000 of them
+# slots, not frozen: a big deck holds 100,000, and a frozen dataclass costs
+# ten times as much to make. Nothing changes one once made.
+@dataclass(slots=True)
 class BuiltNote:
     """A card file compiled as far as the lock: what `build` checks across
     cards, stamps and packs."""
@@ -74,6 +76,7 @@ class Snapshot:
     notes: dict[str, BuiltNote] = field(default_factory=dict)  # rel -> its note
     media_stat: dict[str, Stat | None] = field(default_factory=dict)  # media file -> stat when hashed
     outputs: dict[str, Stat | None] = field(default_factory=dict)  # lock and package, as written
+    encoded: dict[str, tuple] = field(default_factory=dict)  # notes as saved, if unchanged since
 
     def outputs_unchanged(self, paths: list[Path]) -> bool:
         return bool(self.outputs) and all(self.outputs.get(str(p)) == stat_of(p) for p in paths)
@@ -87,9 +90,7 @@ class Snapshot:
 
     def save(self) -> None:
         """Written atomically; a snapshot that can't be written is no snapshot."""
-        notes = {rel: (n.id, n.path, n.id_line, n.guid, n.note_type.key, n.fields, n.deck, n.tags,
-                       n.ords, tuple((m.name, str(m.path), m.sha1) for m in n.media), n.hash)
-                 for rel, n in self.notes.items()}
+        notes = {rel: self.encoded.get(rel) or _encode(n) for rel, n in self.notes.items()}
         body = marshal.dumps((VERSION, self.settings, self.taken, self.files, notes,
                               self.media_stat, self.outputs))
         tmp = self.folder / f".{NAME}.{os.getpid()}.tmp"
@@ -122,6 +123,7 @@ class Reuse:
                     and _media_unchanged(note, self.last.media_stat, self._media)):
                 self.notes[path.rel] = note
                 self.next.files[path.rel] = known
+                self.next.encoded[path.rel] = self.last.encoded[path.rel]
             else:
                 to_read.append(path)
                 self.next.files[path.rel] = (trusted_stat(stat, self.next.taken), b"")
@@ -134,6 +136,10 @@ class Reuse:
         return (self.notes.keys() == self.next.files.keys() == self.last.files.keys()
                 and self.last.outputs_unchanged(outputs))
 
+    def live_keys(self) -> list[bytes]:
+        """The content keys of every card file seen (once `same_text` has run)."""
+        return [key for _, key in self.next.files.values() if key]
+
     def same_text(self, files: list[CardFile]) -> tuple[list[CardFile], list[bytes]]:
         """Take the notes of files read whose text (and media) are unchanged;
         the rest, and their cache keys."""
@@ -144,10 +150,16 @@ class Reuse:
             known, note = self.last.files.get(card_file.rel), self.last.notes.get(card_file.rel)
             if note and known[1] == key and _media_unchanged(note, self.last.media_stat, self._media):
                 self.notes[card_file.rel] = note
+                self.next.encoded[card_file.rel] = self.last.encoded[card_file.rel]
             else:
                 fresh.append(card_file)
                 keys.append(key)
         return fresh, keys
+
+
+def _encode(n: BuiltNote) -> tuple:
+    return (n.id, n.path, n.id_line, n.guid, n.note_type.key, n.fields, n.deck, n.tags, n.ords,
+            tuple((m.name, str(m.path), m.sha1) for m in n.media), n.hash)
 
 
 def _media_unchanged(note: BuiltNote, then: dict[str, Stat], now: dict[Path, Stat | None]) -> bool:
@@ -181,9 +193,9 @@ def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[s
         media: dict[tuple, MediaFile] = {}
         return Snapshot(folder, secret, settings, taken, files, {
             rel: BuiltNote(*values[:4], note_types[values[4]], *values[5:9],
-                           tuple(media.setdefault(m, MediaFile(m[0], Path(m[1]), m[2])) for m in values[9]),
-                           values[10])
-            for rel, values in notes.items()}, media_stat, outputs)
+                           tuple(media.setdefault(m, MediaFile(m[0], Path(m[1]), m[2])) for m in values[9])
+                           if values[9] else (), values[10])
+            for rel, values in notes.items()}, media_stat, outputs, notes)
     except (ValueError, TypeError, EOFError, KeyError, IndexError):
         return empty
 
