@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Callable
 
@@ -31,7 +31,7 @@ from .notetypes import BUILTIN, CLOZE, NoteType, card_ords
 from .package import PackedDeck, PackedNote, apkg_bytes, deck_id, note_guid, write_atomic
 from .problems import Problem, ProjectError
 from .render import render_fields
-from .snapshot import BuiltNote, Reuse, load_snapshot, stat_of
+from .snapshot import BuiltNote, Reuse, load_findings, load_snapshot, stat_of
 
 RETIRED_TAG = "retired"
 Progress = Callable[[int, int], None]  # (cards done, cards in all): for a progress bar
@@ -48,6 +48,9 @@ class Project:
     # build (not in `cards`), and what this load saw, for the next snapshot.
     reused: list[BuiltNote] = field(default_factory=list)
     reuse: Reuse | None = None
+    # `check` only: the last check's warnings and skipped rules, when nothing
+    # they depend on has changed (the project is then not loaded at all).
+    remembered: tuple[list[tuple], dict[str, str], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,13 @@ class BuildResult:
 
 
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
-                 workers: int | None = None, incremental: bool = False) -> tuple[Project, list[Problem]]:
+                 workers: int | None = None, incremental: bool = False,
+                 lint_settings: Callable[[DeckConfig], str] | None = None) -> tuple[Project, list[Problem]]:
     """Cards are parsed and rendered together: unchanged files come from the
     cache (`cache=False`: none), the rest on `workers` processes (cache.py).
     `incremental`: files unchanged since the last build are not even read;
-    their notes come from its snapshot (snapshot.py) as `Project.reused`."""
+    their notes come from its snapshot (snapshot.py) as `Project.reused`
+    (for `check`, with `lint_settings`: only those the last check linted)."""
     config, problems = load_config(root)
     custom_types, type_problems = load_note_types(config.root, note_types)
     problems += type_problems
@@ -109,7 +114,11 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     problems += namespace_problems
     paths, file_problems = find_card_files(config.root, config.cards_dir)
     found = bool(paths)
-    reuse = _reuse(config, namespace, note_types) if cache and incremental else None
+    reuse = (_reuse(config, namespace, note_types, lint_settings(config) if lint_settings else None)
+             if cache and incremental else None)
+    remembered = reuse.findings.remembered(paths, config.lock_path) if reuse and reuse.findings else None
+    if remembered and not problems and not file_problems:
+        return Project(config, [], lock, namespace, remembered=remembered), []
     if reuse:
         paths = reuse.unchanged(paths)
     files, read_problems = read_cards(config.root, paths)
@@ -131,14 +140,18 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
                    reused, reuse), problems
 
 
-def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType]) -> Reuse | None:
-    """The last build's snapshot, if it fits these settings (none without a cache secret)."""
+def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType],
+           lint_settings: str | None) -> Reuse | None:
+    """The last build's snapshot, if it fits these settings (none without a
+    cache secret), and for `check` what the last check found."""
     secret = user_secret()
     if secret is None:
         return None
     keys = CardKeys(secret, note_types, config.trusted_html)
     settings = repr((keys.fingerprint, code_digest(__name__), genanki.__version__, config, namespace))
-    return Reuse(load_snapshot(config.root / CACHE_DIR, secret, settings, note_types), keys)
+    folder = config.root / CACHE_DIR
+    findings = load_findings(folder, secret, settings + lint_settings) if lint_settings else None
+    return Reuse(partial(load_snapshot, folder, secret, settings, note_types), keys, findings)
 
 
 def _namespace(config: DeckConfig, lock: Lock) -> tuple[str, list[Problem]]:

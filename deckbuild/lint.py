@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .build import Note, load_project, lock_problems, render_project
+from .cache import code_digest
+from .snapshot import BuiltNote, Findings, Reuse, stat_of
 from .cards import Card
 from .config import DeckConfig
 from .notetypes import CLOZE
 from .problems import Problem
-from .spelling import misspelled, user_cache, visible_text, words
+from .spelling import dictionary_identity, misspelled, user_cache, visible_text, words
 
 ERROR_CODE = "E001"
 
@@ -83,37 +85,113 @@ class Report:
 
 
 def check_project(root: Path, limits: Limits = Limits()) -> Report:
-    """Check a deck project without writing anything."""
-    project, problems = load_project(root)
+    """Check a deck project, writing nothing but the build cache: what the
+    last check (or build) found in a card file unchanged since is reused,
+    and when nothing changed at all, the last check's whole report."""
+    project, problems = load_project(root, incremental=True,
+                                     lint_settings=partial(lint_settings, limits=limits))
+    if project.remembered:
+        warnings, skipped, cards = project.remembered
+        return Report([Problem(*w) for w in warnings], cards, skipped)
     notes, render_problems = render_project(project)
+    config, reuse = project.config, project.reuse
+    built = [n.built() for n in notes]
     errors = [_as_error(p) for p in problems + render_problems
-                                    + lock_problems([n.built() for n in notes], project.lock)]
+                                    + lock_problems(built + project.reused, project.lock)]
+    memory = reuse.next_findings if reuse else None
     gc.freeze()  # the loaded deck outlives the rules: spare the collector re-walking it
     try:
-        warnings, skipped = lint_notes(notes, project.config, limits,
-                                       partial(misspelled, cache=user_cache()))
+        fresh, skipped = lint_cards(notes, config, limits, partial(misspelled, cache=user_cache()))
     finally:
         gc.unfreeze()
-    return Report(sorted(errors + warnings, key=_place), len(project.cards), skipped)
+    kept = [CardLint(*memory.cards[n.path][1]) for n in project.reused] if memory else []
+    if kept:
+        skipped = {**reuse.findings.skipped, **skipped}
+    warnings = sorted(deck_warnings(fresh + kept, config, limits), key=_place)
+    if memory and not errors:
+        _remember(reuse, config, memory, fresh, warnings, skipped, built + project.reused)
+        if notes or reuse.read_again:  # notes the next build can take as they are
+            reuse.next.follow(built + project.reused, {m.path for n in notes for m in n.media})
+            if not reuse.same_inputs():
+                reuse.next.outputs = {}  # the package and lock are behind these notes now
+            reuse.next.save()
+    return Report(sorted(errors + warnings, key=_place), len(notes) + len(project.reused), skipped)
 
 
-def lint_notes(notes: list[Note], config: DeckConfig, limits: Limits = Limits(),
-               spell: Callable = misspelled) -> tuple[list[Problem], dict[str, str]]:
-    """Every warning for these notes, less what the deck or a card ignores,
+def _remember(reuse: Reuse, config: DeckConfig, memory: Findings, fresh: list[CardLint],
+              warnings: list[Problem], skipped: dict[str, str], notes: list[BuiltNote]) -> None:
+    """Keep what this check found, and its report with what it depends on."""
+    files = {rel: stat for rel, (stat, _) in reuse.next.files.items()}
+    keys = {rel: key for rel, (_, key) in reuse.next.files.items()}
+    memory.cards.update((lint.path, (keys[lint.path], _encoded(lint))) for lint in fresh)
+    memory.skipped = skipped
+    media = {str(m.path): stat_of(m.path) for n in notes for m in n.media}
+    memory.report = (files, stat_of(config.lock_path), media,
+                     [_encoded_problem(w) for w in warnings], skipped)
+    memory.save(reuse.next.folder, reuse.next.secret)
+
+
+def lint_settings(config: DeckConfig, limits: Limits) -> str:
+    """What a card's findings depend on besides the card (the deck's
+    settings are in the snapshot's own)."""
+    return repr((limits, code_digest(__name__), dictionary_identity(config.language)
+                 if SPELLING not in config.ignore else ""))
+
+
+@dataclass(slots=True)
+class CardLint:
+    """What one card gave a check, kept between checks in the build
+    snapshot: its own rules' findings, and its prompts, which the rules
+    across cards compare."""
+
+    path: str
+    ignore: tuple[str, ...]  # codes the card switches off
+    warnings: tuple[tuple, ...]  # Problem values
+    prompts: tuple[tuple[str, tuple[str, ...], int], ...]  # field, its words (casefolded), line
+
+
+def _encoded(lint: CardLint) -> tuple:
+    return lint.path, lint.ignore, lint.warnings, lint.prompts
+
+
+def _encoded_problem(p: Problem) -> tuple:
+    return p.path, p.line, p.message, p.col, p.code, p.severity
+
+
+def lint_cards(notes: list[Note], config: DeckConfig, limits: Limits = Limits(),
+               spell: Callable = misspelled) -> tuple[list[CardLint], dict[str, str]]:
+    """What each card's own rules find (spelling looked up once for all),
     and the rules that could not run (code -> why)."""
     cards = [CardText.of(n) for n in notes if not n.card.retired]
-    found = [p for card in cards for rule in CARD_RULES for p in rule(card, limits)]
-    found += duplicate_questions(cards, limits)
+    found: dict[str, list[Problem]] = {c.card.path: [p for rule in CARD_RULES for p in rule(c, limits)]
+                                       for c in cards}
     skipped = {}
     if SPELLING not in config.ignore:
         spelled, reason = spelling(cards, config, spell)
-        found += spelled
+        for problem in spelled:
+            found[problem.path].append(problem)
         if reason:
             skipped[SPELLING] = reason
-    found += unknown_ignores(config, cards)
-    ignored = {c.card.path: set(c.card.ignore) for c in cards}
-    return [p for p in found if p.code not in config.ignore
-            and p.code not in ignored.get(p.path, ())], skipped
+    for card in cards:
+        found[card.card.path] += unknown_ignores(card)
+    lints = [CardLint(n.card.path, tuple(n.card.ignore), (), ()) for n in notes if n.card.retired]
+    lints += [CardLint(c.card.path, tuple(c.card.ignore),
+                       tuple(_encoded_problem(p) for p in found[c.card.path]), _prompts(c)) for c in cards]
+    return lints, skipped
+
+
+def deck_warnings(lints: list[CardLint], config: DeckConfig, limits: Limits = Limits()) -> list[Problem]:
+    """Every warning, the rules across cards run, less what the deck or a card ignores."""
+    found = [Problem(*values) for lint in lints for values in lint.warnings]
+    found += duplicate_questions(sorted(lints, key=lambda lint: lint.path), limits)
+    found += deck_unknown_ignores(config)
+    ignored = {lint.path: lint.ignore for lint in lints}
+    return [p for p in found if p.code not in config.ignore and p.code not in ignored.get(p.path, ())]
+
+
+def _prompts(card: CardText) -> tuple[tuple[str, tuple[str, ...], int], ...]:
+    return tuple((name, tuple(TOKEN.findall(text.casefold())), card.card.field_lines.get(name, 1))
+                 for name, text in card.prompts)
 
 
 def _as_error(problem: Problem) -> Problem:
@@ -291,7 +369,7 @@ TOKEN = re.compile(r"\w+")
 SIMILAR_CANDIDATES = 8  # earlier prompts compared per shared key: keeps it linear
 
 
-def duplicate_questions(cards: list[CardText], limits: Limits) -> list[Problem]:
+def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
     """W107 for the same question (same words, case and punctuation aside),
     W108 for questions whose word sets differ by one word added, dropped or
     replaced (token Jaccard >= limits.similarity). A card points at an
@@ -299,17 +377,17 @@ def duplicate_questions(cards: list[CardText], limits: Limits) -> list[Problem]:
     one word smaller (as XORs of word hashes), so only prompts sharing such a
     key are compared."""
     problems = []
-    exact: dict[tuple[str, ...], tuple[CardText, str]] = {}
-    filed: dict[int, list[tuple[frozenset, CardText, str]]] = {}
+    exact: dict[tuple[str, ...], tuple[str, str]] = {}  # words -> (path, path:line) first asking
+    filed: dict[int, list[tuple[frozenset, str, str]]] = {}  # key -> (words, path, where)
     for card in cards:
-        for name, text in card.prompts:
-            words_ = tuple(TOKEN.findall(text.casefold()))
+        for name, words_, line in card.prompts:
             if not words_:
                 continue
-            first = exact.setdefault(words_, (card, name))
-            if first[0] is not card:
-                problems.append(card.warn("W107", f"same question as {_ref(*first)}: "
-                                                  "merge the cards, or ask something distinct", name))
+            here = f"{card.path}:{line}"
+            first_path, first = exact.setdefault(words_, (card.path, here))
+            if first_path != card.path:
+                problems.append(Problem(card.path, line, f"same question as {first}: merge the "
+                                        "cards, or ask something distinct", 1, "W107", "warning"))
                 continue
             bag = frozenset(words_)
             if len(bag) < 3:
@@ -317,30 +395,26 @@ def duplicate_questions(cards: list[CardText], limits: Limits) -> list[Problem]:
             whole = 0
             for word in bag:
                 whole ^= hash(word)
-            keys = [whole] + ([whole ^ hash(w) for w in bag] if len(bag) >= 4 else [])
-            similar = _first_similar(bag, card, keys, filed, limits.similarity)
+            # sorted: which earlier prompt is named must not depend on the hash seed
+            keys = [whole] + ([whole ^ hash(w) for w in sorted(bag)] if len(bag) >= 4 else [])
+            similar = _first_similar(bag, card.path, keys, filed, limits.similarity)
             if similar:
-                problems.append(card.warn("W108", f"question nearly the same as "
-                                                  f"{_ref(*similar)}: learners will mix up the "
-                                                  "answers; make them clearly different", name))
+                problems.append(Problem(card.path, line, f"question nearly the same as {similar}: "
+                                        "learners will mix up the answers; make them clearly "
+                                        "different", 1, "W108", "warning"))
             for key in keys:
                 bucket = filed.setdefault(key, [])
                 if len(bucket) < SIMILAR_CANDIDATES:
-                    bucket.append((bag, card, name))
+                    bucket.append((bag, card.path, here))
     return problems
 
 
-def _first_similar(bag: frozenset, card: CardText, keys: list[int], filed: dict,
-                   threshold: float) -> tuple[CardText, str] | None:
+def _first_similar(bag: frozenset, path: str, keys: list[int], filed: dict, threshold: float) -> str | None:
     for key in keys:
-        for other_bag, other, other_name in filed.get(key, ()):
-            if other is not card and len(bag & other_bag) >= threshold * len(bag | other_bag):
-                return other, other_name
+        for other_bag, other_path, where in filed.get(key, ()):
+            if other_path != path and len(bag & other_bag) >= threshold * len(bag | other_bag):
+                return where
     return None
-
-
-def _ref(card: CardText, name: str) -> str:
-    return f"{card.card.path}:{card.card.field_lines.get(name, 1)}"
 
 
 def spelling(cards: list[CardText], config: DeckConfig,
@@ -364,16 +438,18 @@ def spelling(cards: list[CardText], config: DeckConfig,
     return problems, result.skipped
 
 
-def unknown_ignores(config: DeckConfig, cards: list[CardText]) -> list[Problem]:
-    known = set(RULES) - {ERROR_CODE}
-    problems = [Problem("deck.toml", 1, f"ignore names unknown rule '{code}' "
-                                        f"(known: {', '.join(sorted(known))})", 1, "W100", "warning")
-                for code in config.ignore if code not in known]
-    for card in cards:
-        problems += [card.warn("W100", f"ignore names unknown rule '{code}' "
-                                       f"(known: {', '.join(sorted(known))})")
-                     for code in card.card.ignore if code not in known]
-    return problems
+KNOWN_CODES = sorted(set(RULES) - {ERROR_CODE})
+
+
+def unknown_ignores(card: CardText) -> list[Problem]:
+    return [card.warn("W100", f"ignore names unknown rule '{code}' (known: {', '.join(KNOWN_CODES)})")
+            for code in card.card.ignore if code not in KNOWN_CODES]
+
+
+def deck_unknown_ignores(config: DeckConfig) -> list[Problem]:
+    return [Problem("deck.toml", 1, f"ignore names unknown rule '{code}' "
+                                    f"(known: {', '.join(KNOWN_CODES)})", 1, "W100", "warning")
+            for code in config.ignore if code not in KNOWN_CODES]
 
 
 def format_text(report: Report, prefix: str = "") -> str:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, order=True)
+# Slots and not frozen, as the other per-card values: a check of a big deck
+# can report tens of thousands, and a frozen dataclass costs ten times as
+# much to make. Nothing changes one once made.
+@dataclass(order=True, slots=True)
 class Problem:
     path: str
     line: int

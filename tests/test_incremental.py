@@ -12,6 +12,7 @@ from conftest import FIXTURE_CARDS, PNG, card_text, write_project
 from deckbuild import snapshot
 from deckbuild.build import build
 from deckbuild.cache import CACHE_DIR
+from deckbuild.lint import check_project
 
 NOW = 1_700_000_000
 PACKAGE = "dist/test-deck.apkg"
@@ -153,3 +154,67 @@ def test_unchanged_files_are_not_even_read(project, monkeypatch):
     monkeypatch.setattr(os, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
     build(project, now=NOW + 10)
     assert [p for p in opened if p.endswith(".md")] == [str(project / "cards/plain.md")]
+
+
+def fresh_check(root, tmp_path, monkeypatch):
+    """What a check finds with no snapshot to reuse: another user's cache secret."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / f"other-user-{len(list(tmp_path.iterdir()))}"))
+    report = check_project(root)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    return report
+
+
+LINTED = {
+    "a.md": card_text("a", "Hva er verdikjeden?\n\n% back\nAlt som øker fortjenesten."),
+    "b.md": card_text("b", "Hva er verdikjeden egentlig?\n\n% back\nDet samme.", tags="[]"),
+    "c.md": card_text("c", "Sosialfella\n\n% back\nPrat uten salg.", type="reversed"),
+    "d.md": card_text("d", "Søppel er {{c1::alt}} som {{c3::ikke}} bidrar.", type="cloze",
+                      extra_meta="ignore: {W110: \"med vilje\"}\n"),
+}
+
+
+def test_a_check_reuses_what_the_last_one_found_and_finds_the_same(tmp_path, trust_fresh_stats, monkeypatch):
+    root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n'
+                                                            'language = "nb_NO"\n')
+    first = check_project(root)
+    assert {p.code for p in first.problems} >= {"W106", "W108"}
+    assert check_project(root) == first == fresh_check(root, tmp_path, monkeypatch)
+
+    (root / "cards/c.md").write_text(card_text("c", "Hva er verdikjeden?\n\n% back\nNoe annet.", tags="[x]"))
+    again = check_project(root)
+    assert again == fresh_check(root, tmp_path, monkeypatch)
+    assert any(p.code == "W107" and p.path == "cards/c.md" for p in again.problems)
+
+
+def test_a_check_never_leaves_build_thinking_it_has_nothing_to_do(project, tmp_path):
+    """check remembers the notes it compiled; the next build must still write them."""
+    (project / "cards/plain.md").write_text((project / "cards/plain.md").read_text().replace("øker", "gir"))
+    check_project(project)
+    mine, plain = built_as_plain(project, tmp_path, NOW + 10)
+    assert mine == plain
+
+
+def test_a_skipped_rule_is_reported_by_every_check(tmp_path, trust_fresh_stats, monkeypatch):
+    """Also when the reason showed only in looking words up (a broken
+    dictionary), and the next check looks nothing up."""
+    broken = tmp_path / "dictionaries"
+    broken.mkdir()
+    (broken / "nb_NO.aff").write_text("SET NO-SUCH-ENCODING\n", encoding="utf-8")
+    (broken / "nb_NO.dic").write_text("1\nord\n", encoding="utf-8")
+    monkeypatch.setenv("DICPATH", str(broken))
+    root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n'
+                                                            'language = "nb_NO"\n')
+    first = check_project(root)
+    assert "could not read the dictionary" in first.skipped["W112"]
+    assert check_project(root).skipped == first.skipped
+
+
+def test_a_check_with_nothing_new_still_sees_a_removed_image_or_a_changed_lock(project):
+    assert not [p for p in check_project(project).problems if p.is_error]
+    (project / "media/bilder/prikk.png").unlink()
+    assert any(p.is_error and "media file not found" in p.message for p in check_project(project).problems)
+
+    (project / "media/bilder/prikk.png").write_bytes(PNG)
+    lock = (project / LOCK).read_text()  # as if a note type had other fields once
+    (project / LOCK).write_text(lock.replace('"schema": {"fields": ["Front"', '"schema": {"fields": ["Forside"', 1))
+    assert any(p.is_error and "changed its fields" in p.message for p in check_project(project).problems)
