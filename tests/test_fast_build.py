@@ -3,6 +3,7 @@ shortcuts past Python-Markdown (plain text) and PyYAML (simple front matter)
 never change a byte of the output."""
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -14,14 +15,15 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
-from conftest import FIXTURE_CARDS, PNG, card_text, write_project
+from conftest import FIXTURE_CARDS, PNG, REPO, card_text, write_project
 from deckbuild import render
 from deckbuild.build import build, load_project
 from deckbuild.cache import CACHE_DIR, DATABASE, decode, encode
 from deckbuild.cards import FrontMatterLoader
 from deckbuild.front_matter import simple_mapping
 from deckbuild.package import note_guid
-from deckbuild.render import parsed_html, plain_html, sanitize
+from deckbuild.render import (inline_html, parsed_html, plain_html, protect, render_markdown, restore,
+                              sanitize)
 
 NOW = 1_700_000_000
 
@@ -174,6 +176,85 @@ TEXTS = st.one_of(st.text(alphabet=ALPHABET, min_size=1, max_size=40),
 def test_the_plain_text_shortcut_gives_exactly_what_python_markdown_gives(text, trusted):
     fast = plain_html(text)
     assert fast is None or fast == parsed_html(text, trusted)
+
+
+def test_simple_inline_markdown_skips_the_parser():
+    assert inline_html("Fordi **smilet** smitter, sier [Ellingsen](https://ndla.no/salg).") == (
+        'Fordi <strong>smilet</strong> smitter, sier <a href="https://ndla.no/salg">Ellingsen</a>.')
+    assert inline_html("_Kunden,_ *alltid* `pris * 0.1 & mer`\n\nSe `a<b`?") is None  # < in code
+    assert inline_html("_Kunden,_ *alltid* `pris * 0.1 & mer`\n\nSe *b*.") == (
+        "<p><em>Kunden,</em> <em>alltid</em> <code>pris * 0.1 &amp; mer</code></p>\n"
+        "<p>Se <em>b</em>.</p>")
+    for markdown in ["Hva er verdikjeden?", "snake_case *ord*", "** ikke fet**", "*a* *b", "**a***b*",
+                     "![bilde](https://ndla.no/a.png)", "[lenke](javascript:x)", "[a](https://1.2)",
+                     '[a](https://ndla.no "tittel")', "- *punkt*", "1. *punkt*", "*a*  \nb",
+                     "*a* &amp; b", "<https://ndla.no>", "`&#1`", "*[a](https://ndla.no)*"]:
+        assert inline_html(markdown) is None, markdown
+
+
+# Texts near the edge of "simple inline": Markdown's inline syntax characters
+# at random; well-formed constructs in sentences; and those mixed with near
+# misses (spaces inside, nesting, images, other URL schemes, titles,
+# entities) and block syntax.
+INLINE_ALPHABET = "aZæøÅé9 0\n.,:?!'\"()/&;<>*_`[]-#~\\\t\xa0\u0301²\ue000\ue001hts"
+PHRASE = st.lists(st.text(alphabet="abæøÅ19.,:?!'\"()«»\ue000\ue001", min_size=1, max_size=5),
+                  min_size=1, max_size=3).map(" ".join)
+CODE = st.text(alphabet="ab1 *_&>#|~^{}[]-.=()\"';<\\", min_size=1, max_size=8)
+LABELS = st.lists(st.text(alphabet="aZ09-x", min_size=1, max_size=5), min_size=1, max_size=3).map(".".join)
+URL = st.builds("".join, st.tuples(st.sampled_from(["https://", "http://", "HTTP://"]), LABELS,
+                                   st.text(alphabet="aZ09_-.~/?=+#", max_size=10)))
+WELL_FORMED = st.one_of(
+    PHRASE.map("**{}**".format), PHRASE.map("*{}*".format), PHRASE.map("_{}_".format),
+    CODE.map("`{}`".format), st.builds("[{}]({})".format, PHRASE, URL))
+SENTENCE_BREAK = st.sampled_from([" ", " ", " ", ", ", ". ", "\n", "\n\n", "", "(", ") ", "«", "» ", "x"])
+SENTENCES = st.lists(st.tuples(st.one_of(PHRASE, WELL_FORMED, WELL_FORMED), SENTENCE_BREAK),
+                     min_size=1, max_size=8).map(lambda pairs: "".join(map("".join, pairs)).strip(" \n") or "x")
+
+INNER = st.one_of(PHRASE, st.text(alphabet="ab19 .:!'\"()\ue000*_`[]&#;<>-\\\t\n", max_size=8))
+ODD_URL = st.one_of(URL, st.builds("".join, st.tuples(
+    st.sampled_from(["https://", "javascript:", "mailto:", "ftp://", "<https://", ""]),
+    LABELS, st.text(alphabet="aZ09_-.~/?=+#%:@&;()<> \"", max_size=10))))
+MARK = st.sampled_from(["*", "**", "_", "`", "__", "***", "``", "* ", " *"])
+NEAR_MISS = st.one_of(
+    st.builds(lambda mark, inner, close: mark + inner + (close or mark),
+              MARK, INNER, st.one_of(st.none(), MARK)),
+    st.builds(lambda bang, text, url, close: f"{bang}[{text}]({url}{close}",
+              st.sampled_from(["", "!", "\\"]), INNER, ODD_URL, st.sampled_from([")", ' "t")', "))"])))
+INLINE_TEXTS = st.one_of(
+    st.text(alphabet=INLINE_ALPHABET, min_size=1, max_size=40),
+    SENTENCES, SENTENCES,
+    st.lists(st.tuples(st.one_of(PHRASE, WELL_FORMED, NEAR_MISS), st.one_of(SENTENCE_BREAK, GLUE)),
+             min_size=1, max_size=8).map(lambda pairs: "".join(map("".join, pairs)).strip(" \n") or "x"))
+
+
+@settings(max_examples=5000, deadline=None)
+@given(INLINE_TEXTS, st.booleans())
+def test_the_inline_shortcut_gives_exactly_what_python_markdown_gives(text, trusted):
+    fast = inline_html(text)
+    assert fast is None or fast == parsed_html(text, trusted)
+
+
+def test_the_benchmark_inline_fields_skip_the_parser(tmp_path, monkeypatch):
+    """The synthetic deck's emphasis, code and links (a third of its fields)
+    never reach Python-Markdown; every field renders as the parser renders it."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    from synthetic import write_deck
+
+    write_deck(tmp_path, 300)
+    project, problems = load_project(tmp_path, cache=False)
+    assert problems == []
+    fields = [card.fields[name] for card in project.cards for name in card.note_type.fields
+              if card.fields.get(name) and name not in card.html]
+    inline = []
+    for field in fields:
+        protected, kept = protect(field)
+        for trusted in (False, True):
+            assert render_markdown(field, trusted) == restore(parsed_html(protected, trusted), kept)
+        parsed = parsed_html(protected, False)
+        if plain_html(protected) is None and not re.search(r"<(?!/?(strong|em|code|a)[ >])", parsed):
+            inline.append(protected)
+    assert len(inline) > 50
+    assert all(inline_html(text) is not None for text in inline)
 
 
 # Front matter near the edge of "simple": the keys and values cards use,
