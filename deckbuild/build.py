@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache, partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable
 
@@ -44,9 +44,10 @@ class Project:
     lock: Lock
     namespace: str
     rendered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # card path -> fields as HTML
-    # Incremental loads only: the notes of files unchanged since the last
-    # build (not in `cards`), and what this load saw, for the next snapshot.
-    reused: list[BuiltNote] = field(default_factory=list)
+    # Notes already built, not in `cards`: of files unchanged since the last
+    # build (incremental loads), and all the others where the workers made
+    # the notes (`make_notes`); and what the load saw, for the next snapshot.
+    built: list[BuiltNote] = field(default_factory=list)
     reuse: Reuse | None = None
     # `check` only: the last check's warnings and skipped rules, when nothing
     # they depend on has changed (the project is then not loaded at all).
@@ -98,12 +99,15 @@ class BuildResult:
 
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
                  workers: int | None = None, incremental: bool = False,
-                 lint_settings: Callable[[DeckConfig], str] | None = None) -> tuple[Project, list[Problem]]:
+                 lint_settings: Callable[[DeckConfig], str] | None = None, make_notes: bool = False,
+                 progress: Progress | None = None) -> tuple[Project, list[Problem]]:
     """Cards are parsed and rendered together: unchanged files come from the
     cache (`cache=False`: none), the rest on `workers` processes (cache.py).
     `incremental`: files unchanged since the last build are not even read;
-    their notes come from its snapshot (snapshot.py) as `Project.reused`
-    (for `check`, with `lint_settings`: only those the last check linted)."""
+    their notes come from its snapshot (snapshot.py) as `Project.built`
+    (for `check`, with `lint_settings`: only those the last check linted).
+    `make_notes`: every card is made into its note as it is compiled, into
+    `Project.built`: all `build` needs, without holding every Card at once."""
     config, problems = load_config(root)
     custom_types, type_problems = load_note_types(config.root, note_types)
     problems += type_problems
@@ -116,28 +120,35 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     found = bool(paths)
     reuse = (_reuse(config, namespace, note_types, lint_settings(config) if lint_settings else None)
              if cache and incremental else None)
-    remembered = reuse.findings.remembered(paths, config.lock_path) if reuse and reuse.findings else None
-    if remembered and not problems and not file_problems:
-        return Project(config, [], lock, namespace, remembered=remembered), []
     if reuse:
-        paths = reuse.unchanged(paths)
+        stats = [stat_of(path.os_path) for path in paths]
+        remembered = reuse.findings.remembered(paths, stats, config.lock_path) if reuse.findings else None
+        if remembered and not problems and not file_problems:
+            return Project(config, [], lock, namespace, remembered=remembered), []
+        paths = reuse.unchanged(paths, stats)
     files, read_problems = read_cards(config.root, paths)
     file_problems += read_problems
     keys = None
     if reuse:
         files, keys = reuse.same_text(files)
+    finish = partial(built_note, NoteMaker(config, namespace)) if make_notes else None
     compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
                                             config.root if cache else None, workers, keys,
-                                            reuse.live_keys() if reuse else None)
+                                            reuse.live_keys() if reuse else None, finish, progress)
     problems += file_problems + card_problems
+    built = list(reuse.notes.values()) if reuse else []
+    if make_notes:
+        for note, note_problems in compiled:
+            built.append(note)
+            problems += note_problems
+        compiled = []
     cards = [card for card, _ in compiled]
-    reused = list(reuse.notes.values()) if reuse else []
-    problems += _duplicate_ids(cards + reused)
+    problems += _duplicate_ids(sorted(cards + built, key=lambda c: c.path))
     if not found and not file_problems:
         problems.append(Problem("cards", 0, "no card files found: add cards/*.md "
                                             "(`build_deck.py new` writes one)"))
     return Project(config, cards, lock, namespace, {c.path: html for c, html in compiled},
-                   reused, reuse), problems
+                   built, reuse), problems
 
 
 def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType],
@@ -177,37 +188,59 @@ def _duplicate_ids(cards: list[Card | BuiltNote]) -> list[Problem]:
 
 
 def render_project(project: Project, progress: Progress | None = None) -> tuple[list[Note], list[Problem]]:
-    config, media_dir = project.config, project.config.media_dir
-    # Many cards show the same few files: find and hash each one once.
-    locate = lru_cache(maxsize=None)(lambda ref: media_stage.locate(ref, media_dir))
+    """The project's cards made into notes, and any media clash among all its notes."""
+    make = NoteMaker(project.config, project.namespace)
     notes, problems = [], []
-    names: dict[str, tuple[Path, str]] = {}  # casefolded flat name -> (file, card path)
-    for built in project.reused:
-        for item in built.media:
-            names.setdefault(item.name.casefold(), (item.path, built.path))
     for done, card in enumerate(project.cards, 1):
         if progress:
             progress(done, len(project.cards))
-        fields, files, card_problems = _render_card(card, locate, config.trusted_html,
-                                                    project.rendered.get(card.path))
+        note, card_problems = make(card, project.rendered.get(card.path))
+        notes.append(note)
         problems += card_problems
-        for item in files:
+    uses = [(n.card.path, n.media) for n in notes] + [(n.path, n.media) for n in project.built]
+    return notes, problems + media_clashes(project.config, sorted(uses, key=lambda use: use[0]))
+
+
+def media_clashes(config: DeckConfig, uses: list[tuple[str, tuple[MediaFile, ...]]]) -> list[Problem]:
+    """Two media files that would get the same flat name (Anki's names ignore case)."""
+    problems = []
+    names: dict[str, tuple[Path, str]] = {}  # casefolded flat name -> (file, card path)
+    for path, media in uses:
+        for item in media:
             key = item.name.casefold()
             if key in names and names[key][0] != item.path:
-                problems.append(Problem(card.path, 1, f"media name clash: '{item.name}' would also "
-                                                      f"name {names[key][0].relative_to(config.root).as_posix()} "
-                                                      f"(used by {names[key][1]}); rename one"))
-            names.setdefault(key, (item.path, card.path))
+                problems.append(Problem(path, 1, f"media name clash: '{item.name}' would also name "
+                                                 f"{names[key][0].relative_to(config.root).as_posix()} "
+                                                 f"(used by {names[key][1]}); rename one"))
+            names.setdefault(key, (item.path, path))
+    return problems
+
+
+class NoteMaker:
+    """Makes a compiled card its Note: media found and given flat names,
+    GUID given. Finds and hashes each media file once per build (many cards
+    show the same few)."""
+
+    def __init__(self, config: DeckConfig, namespace: str):
+        self.config, self.namespace = config, namespace
+        self.found: dict[str, tuple[MediaFile | None, str | None]] = {}
+
+    def locate(self, ref: str) -> tuple[MediaFile | None, str | None]:
+        if ref not in self.found:
+            self.found[ref] = media_stage.locate(ref, self.config.media_dir)
+        return self.found[ref]
+
+    def __call__(self, card: Card, fields_html: tuple[str, ...] | None = None) -> tuple[Note, list[Problem]]:
+        fields, files, problems = _render_card(card, self.locate, self.config.trusted_html, fields_html)
         tags = card.tags + ((RETIRED_TAG,) if card.retired and RETIRED_TAG not in card.tags else ())
-        notes.append(Note(
-            card=card,
-            guid=card.guid or note_guid(project.namespace, card.id),
-            fields=fields,
-            deck="::".join((config.name,) + card.deck),
-            tags=tags,
-            media=files,
-        ))
-    return notes, problems
+        return Note(card=card, guid=card.guid or note_guid(self.namespace, card.id), fields=fields,
+                    deck="::".join((self.config.name,) + card.deck), tags=tags, media=files), problems
+
+
+def built_note(make: NoteMaker, card: Card, fields_html: tuple[str, ...]) -> tuple[BuiltNote, list[Problem]]:
+    """What `build` keeps of a compiled card: the note as built, and its media problems."""
+    note, problems = make(card, fields_html)
+    return note.built(), problems
 
 
 def _render_card(card: Card, locate: Callable, trusted: bool, fields_html: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
@@ -252,15 +285,15 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     """Build dist/<deck>.apkg and update the lock, or raise every problem.
     With the cache, only files changed since the last build are read, and
     nothing is written when nothing changed."""
-    project, problems = load_project(root, cache=cache, workers=workers, incremental=True)
-    rendered, render_problems = render_project(project, progress)
-    problems += render_problems
+    project, problems = load_project(root, cache=cache, workers=workers, incremental=True,
+                                     make_notes=True, progress=progress)
+    problems += render_project(project)[1]  # no cards to make: the media clashes across notes
     if any(p.is_error for p in problems):
         raise ProjectError([p for p in problems if p.is_error])
     config, lock, reuse = project.config, project.lock, project.reuse
-    notes = sorted([n.built() for n in rendered] + project.reused, key=lambda n: n.path)
+    notes = sorted(project.built, key=lambda n: n.path)
     path = config.package_path
-    if reuse and not rendered and reuse.nothing_changed([config.lock_path, path]):
+    if reuse and reuse.nothing_changed([config.lock_path, path]):
         if reuse.read_again:  # remember their stats
             reuse.next.follow(notes, set())
             reuse.next.save()
@@ -295,7 +328,7 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     write_atomic(path, package)
     if reuse:
         reuse.next.outputs = {str(p): stat_of(p) for p in (config.lock_path, path)}
-        reuse.next.follow(notes, {m.path for n in rendered for m in n.media})
+        reuse.next.follow(notes, {m.path for n in notes if n.path not in reuse.notes for m in n.media})
         reuse.next.save()
     removed = sorted(set(lock.notes) - set(note_stamps))
     return BuildResult(path=path, notes=notes, media=media, decks=deck_names, removed=removed)

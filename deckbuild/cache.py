@@ -3,7 +3,7 @@ fields as HTML), so a build parses and renders only the files that changed.
 
 `.build-deck-cache/cards.sqlite3` beside the lock maps a keyed hash of a card
 file (its path and text, the code and library versions that compile it, the
-deck's note types and `trusted_html`) to the compiled result as JSON. An
+deck's note types and `trusted_html`) to the compiled result (marshal). An
 entry is thus never stale: anything that could change the result changes the
 key. SQLite commits each build's entries atomically; deleting the folder is
 always safe (the next build is a cold one, and as fast as a build without a
@@ -12,7 +12,7 @@ that arrives with the project (by git or a copy) can never be hit: a planted
 entry could otherwise smuggle unsanitized HTML into a deck.
 
 Cold builds compile on every core; the result is the same in any case:
-entries are decoded from the same JSON whether they were just computed, in
+entries are decoded from the same bytes whether they were just computed, in
 this process or a worker, or read from the cache.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
-import json
+import marshal
 import os
 import secrets
 import sqlite3
@@ -29,7 +29,7 @@ import sys
 from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator
+from typing import Callable, Iterator
 
 import nh3
 import yaml
@@ -42,7 +42,8 @@ from .render import render_fields
 
 CACHE_DIR = ".build-deck-cache"
 DATABASE = "cards.sqlite3"
-SCHEMA = "CREATE TABLE IF NOT EXISTS cards (key BLOB PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID"
+SCHEMA = "CREATE TABLE IF NOT EXISTS cards (key BLOB PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID"
+SAVE_BATCH = 500  # new entries stored at a time
 FEW_KEYS = 200  # looked up one by one; more: one pass over the table
 PARALLEL_MIN = 400  # fewer files to compile than this: one process is faster
 # Card attributes by position in an entry (the fingerprint covers cards.py,
@@ -57,57 +58,76 @@ Compiled = tuple[Card, tuple[str, ...]]  # a parsed card, its fields as HTML (me
 
 def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
                   root: Path | None = None, workers: int | None = None,
-                  keys: list[bytes] | None = None, live: list[bytes] | None = None) -> tuple[list[Compiled], list[Problem]]:
+                  keys: list[bytes] | None = None, live: list[bytes] | None = None,
+                  finish: Callable[[Card, tuple[str, ...]], object] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> tuple[list, list[Problem]]:
     """Every card file parsed and rendered, in file order: from the cache in
     `root` where a file is unchanged, the rest on `workers` processes (default:
     every core, for more than a few hundred files). `root=None`: no cache.
     `keys`: the files' CardKeys, if the caller has them; `live`: the keys of
-    every file of the project, if more than `files` (the cache keeps them)."""
+    every file of the project, if more than `files` (the cache keeps them).
+    Each card comes as (Card, its fields as HTML), or with `finish` (a
+    function of the two) as what `finish` makes of it as it comes in, so
+    the Cards need not all be held at once."""
     if not files:
         return [], []
     cache = CardCache.open(root) if root is not None else None
     if keys is None:
         keyed = CardKeys(cache.secret if cache else b"", note_types, trusted)
         keys = [keyed(f) for f in files]
-    compiled: list[Compiled | None] = [None] * len(files)
+    compiled: list = [None] * len(files)
     shared: dict = {}
     if cache:
         for i, entry in cache.lookup(keys):
             compiled[i] = decode(entry, note_types, shared)
+            if finish:
+                compiled[i] = finish(*compiled[i])
     missing = [i for i, found in enumerate(compiled) if found is None]
-    problems, fresh = [], {}
-    for i, (entry, file_problems) in zip(missing, compile_files(
-            [files[i] for i in missing], note_types, trusted, workers)):
+    problems, fresh = [], []
+    for done, (i, (entry, file_problems)) in enumerate(zip(missing, compile_files(
+            [files[i] for i in missing], note_types, trusted, workers)), 1):
+        if progress:
+            progress(done, len(missing))
         problems += file_problems
         if entry is not None:
-            fresh[keys[i]] = entry
+            fresh.append((keys[i], entry))
             compiled[i] = decode(entry, note_types, shared)
+            if finish:
+                compiled[i] = finish(*compiled[i])
+        if cache and len(fresh) >= SAVE_BATCH:  # stored while the workers compile the rest
+            cache.add(fresh)
+            fresh = []
     if cache:
-        cache.save(fresh, live or keys)
+        cache.add(fresh)
+        cache.finish(live or keys)
     return [found for found in compiled if found is not None], problems
 
 
 def compile_files(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
-                  workers: int | None = None) -> list[tuple[str | None, list[Problem]]]:
-    """`compile_file` for each file, in order, in chunks over worker processes."""
+                  workers: int | None = None) -> Iterator[tuple[bytes | None, list[Problem]]]:
+    """`compile_file` for each file, in order, in chunks over worker
+    processes; yielded as chunks finish, so the caller takes one chunk in
+    while the workers compile the next."""
     if workers is None:
         workers = (os.cpu_count() or 1) if len(files) >= PARALLEL_MIN else 1
     work = partial(_compile_chunk, note_types=note_types, trusted=trusted)
     if workers <= 1 or len(files) <= 1:
-        return work(files)
+        yield from work(files)
+        return
     import multiprocessing  # here: a warm build compiles nothing, and its import costs
 
     size = max(1, -(-len(files) // (workers * 8)))
     chunks = [files[i:i + size] for i in range(0, len(files), size)]
     with multiprocessing.Pool(workers) as pool:
-        return [result for chunk in pool.map(work, chunks) for result in chunk]
+        for chunk in pool.imap(work, chunks):
+            yield from chunk
 
 
-def _compile_chunk(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool) -> list[tuple[str | None, list[Problem]]]:
+def _compile_chunk(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool) -> list[tuple[bytes | None, list[Problem]]]:
     return [compile_file(f, note_types, trusted) for f in files]
 
 
-def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: bool) -> tuple[str | None, list[Problem]]:
+def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: bool) -> tuple[bytes | None, list[Problem]]:
     """Parse and render one card file: the entry the cache keeps, or problems."""
     card, problems = parse_card(card_file, note_types)
     if card is None:
@@ -115,28 +135,30 @@ def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: 
     return encode(card, render_fields(card, trusted)), problems
 
 
-def encode(card: Card, fields: tuple[str, ...]) -> str:
-    """JSON: the card's attributes in order, then each field's HTML, or null
-    where it is the Markdown itself (plain text, half of all fields)."""
+def encode(card: Card, fields: tuple[str, ...]) -> bytes:
+    """marshal (the fastest encoding of plain values; only this code reads
+    what it wrote, under keys made with the user's secret): the card's
+    attributes in order, then each field's HTML, or None where it is the
+    Markdown itself (plain text, half of all fields)."""
     values = [getattr(card, name) for name in CARD_FIELDS]
     values[NOTE_TYPE] = card.note_type.key
-    html = [None if text == card.fields.get(name, "") else text
-            for name, text in zip(card.note_type.fields, fields)]
-    return json.dumps([values, html], ensure_ascii=False, separators=(",", ":"))
+    html = tuple(None if text == card.fields.get(name, "") else text
+                 for name, text in zip(card.note_type.fields, fields))
+    return marshal.dumps((tuple(values), html))
 
 
-def decode(entry: str, note_types: dict[str, NoteType], shared: dict | None = None) -> Compiled:
+def decode(entry: bytes, note_types: dict[str, NoteType], shared: dict | None = None) -> Compiled:
     """The card and its HTML, lean: a 100,000-card deck holds them all at once,
     so equal values are one object: HTML and its Markdown, `source` and the
     Source field, and (through `shared`, one per build) tags, subdecks,
     sources and field names across cards."""
     shared = {} if shared is None else shared
-    values, html = json.loads(entry)
+    values, html = marshal.loads(entry)
+    values = list(values)
     note_type = values[NOTE_TYPE] = note_types[values[NOTE_TYPE]]
     for i in TUPLE_FIELDS:
         if values[i] is not None:
-            value = tuple(values[i])
-            values[i] = shared.setdefault(value, value)
+            values[i] = shared.setdefault(values[i], values[i])
     for i in DICT_FIELDS:
         if values[i]:
             values[i] = {shared.setdefault(k, k): v for k, v in values[i].items()}
@@ -232,7 +254,7 @@ class CardCache:
     def __bool__(self) -> bool:
         return self.db is not None
 
-    def lookup(self, keys: list[bytes]) -> Iterator[tuple[int, str]]:
+    def lookup(self, keys: list[bytes]) -> Iterator[tuple[int, bytes]]:
         """(position in `keys`, entry) for each key found: one pass over the
         table for many keys, a query per key for a few. A table that breaks
         off mid-way ends early."""
@@ -250,11 +272,20 @@ class CardCache:
         except sqlite3.Error:
             return
 
-    def save(self, fresh: dict[bytes, str], used: list[bytes]) -> None:
-        """Store this build's new entries; drop unused ones once they outnumber the used."""
+    def add(self, fresh: list[tuple[bytes, bytes]]) -> None:
+        """Store new entries (committed by `finish`)."""
         try:
+            if self.db is not None:
+                self.db.executemany("INSERT OR REPLACE INTO cards VALUES (?, ?)", fresh)
+        except sqlite3.Error:
+            self.db = None
+
+    def finish(self, used: list[bytes]) -> None:
+        """Drop unused entries once they outnumber the used; commit it all."""
+        try:
+            if self.db is None:
+                return
             with self.db:
-                self.db.executemany("INSERT OR REPLACE INTO cards VALUES (?, ?)", fresh.items())
                 (total,) = self.db.execute("SELECT count(*) FROM cards").fetchone()
                 if total > 2 * len(used) + 100:
                     self.db.execute("CREATE TEMP TABLE used (key BLOB PRIMARY KEY)")

@@ -39,6 +39,8 @@ from .problems import Problem
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MARKER = re.compile(r"^%\s*([A-Za-z][\w-]*)\s*$")
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+KEY = re.compile(r"([^:]*?)\s*:")  # a front matter line's key
+FENCE_OR_MARKER = "%`~"  # how a line that opens or closes a fence or starts a section begins (or with a space)
 CLOZE_NUMBER = re.compile(r"\{\{c(\d+)::")
 FRONT_MATTER_KEYS = ("id", "type", "tags", "source", "deck", "guid", "retired", "ignore", "html")
 MAX_CLOZE = 500  # Anki makes no card for higher cloze numbers
@@ -47,7 +49,7 @@ MAX_SECTION = 20_000  # characters of Markdown in one section
 MAX_BRACKET_WORK = 2_000_000  # '[' and '<' in a section times its length: see _check_sizes
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: cheaper to make (a big deck has 100,000); never changed once made
 class Card:
     id: str
     note_type: NoteType
@@ -79,7 +81,7 @@ def parse_card(card_file: CardFile, note_types: dict[str, NoteType] = BUILTIN) -
 
     key_lines: dict[str, int] = {}
     for number, line in enumerate(card_file.text.split("\n", body_line)[:body_line], 1):
-        written = re.match(r"([^:]*?)\s*:", line)
+        written = KEY.match(line)
         if written:
             key_lines.setdefault(written.group(1), number)
 
@@ -252,6 +254,10 @@ def split_sections(body: str, first_line: int, note_type: NoteType, rel: str) ->
     problems = []
     fence = None
     for offset, line in enumerate(body.split("\n")):
+        start = line[:1]
+        if current is not None and (not start or start not in FENCE_OR_MARKER and not start.isspace()):
+            chunks[current].append(line)  # most lines: text, neither fence nor marker
+            continue
         number = first_line + offset
         opening = FENCE.match(line)
         if fence is None and opening:

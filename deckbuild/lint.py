@@ -16,6 +16,7 @@ images, spelling).
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -85,9 +86,10 @@ class Report:
 
 
 def check_project(root: Path, limits: Limits = Limits()) -> Report:
-    """Check a deck project, writing nothing but the build cache: what the
-    last check (or build) found in a card file unchanged since is reused,
-    and when nothing changed at all, the last check's whole report."""
+    """Check a deck project, writing nothing but what it found, beside the
+    build cache: what the last check found in a card file unchanged since is
+    reused, and when nothing changed at all, its whole report. (The build
+    snapshot it only reads: a build compiles what changed itself.)"""
     project, problems = load_project(root, incremental=True,
                                      lint_settings=partial(lint_settings, limits=limits))
     if project.remembered:
@@ -97,25 +99,20 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     config, reuse = project.config, project.reuse
     built = [n.built() for n in notes]
     errors = [_as_error(p) for p in problems + render_problems
-                                    + lock_problems(built + project.reused, project.lock)]
+                                    + lock_problems(built + project.built, project.lock)]
     memory = reuse.next_findings if reuse else None
     gc.freeze()  # the loaded deck outlives the rules: spare the collector re-walking it
     try:
         fresh, skipped = lint_cards(notes, config, limits, partial(misspelled, cache=user_cache()))
     finally:
         gc.unfreeze()
-    kept = [CardLint(*memory.cards[n.path][1]) for n in project.reused] if memory else []
+    kept = [CardLint(*memory.cards[n.path][1]) for n in project.built] if memory else []
     if kept:
         skipped = {**reuse.findings.skipped, **skipped}
     warnings = sorted(deck_warnings(fresh + kept, config, limits), key=_place)
     if memory and not errors:
-        _remember(reuse, config, memory, fresh, warnings, skipped, built + project.reused)
-        if notes or reuse.read_again:  # notes the next build can take as they are
-            reuse.next.follow(built + project.reused, {m.path for n in notes for m in n.media})
-            if not reuse.same_inputs():
-                reuse.next.outputs = {}  # the package and lock are behind these notes now
-            reuse.next.save()
-    return Report(sorted(errors + warnings, key=_place), len(notes) + len(project.reused), skipped)
+        _remember(reuse, config, memory, fresh, warnings, skipped, built + project.built)
+    return Report(sorted(errors + warnings, key=_place), len(notes) + len(project.built), skipped)
 
 
 def _remember(reuse: Reuse, config: DeckConfig, memory: Findings, fresh: list[CardLint],
@@ -147,7 +144,7 @@ class CardLint:
     path: str
     ignore: tuple[str, ...]  # codes the card switches off
     warnings: tuple[tuple, ...]  # Problem values
-    prompts: tuple[tuple[str, tuple[str, ...], int], ...]  # field, its words (casefolded), line
+    prompts: tuple[tuple, ...]  # see _prompts
 
 
 def _encoded(lint: CardLint) -> tuple:
@@ -175,8 +172,10 @@ def lint_cards(notes: list[Note], config: DeckConfig, limits: Limits = Limits(),
     for card in cards:
         found[card.card.path] += unknown_ignores(card)
     lints = [CardLint(n.card.path, tuple(n.card.ignore), (), ()) for n in notes if n.card.retired]
+    word_keys: dict[str, int] = {}
     lints += [CardLint(c.card.path, tuple(c.card.ignore),
-                       tuple(_encoded_problem(p) for p in found[c.card.path]), _prompts(c)) for c in cards]
+                       tuple(_encoded_problem(p) for p in found[c.card.path]), _prompts(c, word_keys))
+              for c in cards]
     return lints, skipped
 
 
@@ -189,9 +188,28 @@ def deck_warnings(lints: list[CardLint], config: DeckConfig, limits: Limits = Li
     return [p for p in found if p.code not in config.ignore and p.code not in ignored.get(p.path, ())]
 
 
-def _prompts(card: CardText) -> tuple[tuple[str, tuple[str, ...], int], ...]:
-    return tuple((name, tuple(TOKEN.findall(text.casefold())), card.card.field_lines.get(name, 1))
-                 for name, text in card.prompts)
+def _prompts(card: CardText, word_keys: dict[str, int]) -> tuple[tuple, ...]:
+    """(field, its words casefolded, its line, the keys duplicate_questions
+    files it under) per prompt. The keys use a stable hash, so they keep
+    between checks, and sorted words, so the earlier card a duplicate names
+    never depends on a hash seed."""
+    prompts = []
+    for name, text in card.prompts:
+        words_ = tuple(TOKEN.findall(text.casefold()))
+        bag = sorted(set(words_))
+        keys: tuple[int, ...] = ()
+        if len(bag) >= 3:
+            hashes = [word_keys.get(w) or word_keys.setdefault(w, _stable_hash(w)) for w in bag]
+            whole = 0
+            for h in hashes:
+                whole ^= h
+            keys = (whole,) + (tuple(whole ^ h for h in hashes) if len(bag) >= 4 else ())
+        prompts.append((name, words_, card.card.field_lines.get(name, 1), keys))
+    return tuple(prompts)
+
+
+def _stable_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
 
 
 def _as_error(problem: Problem) -> Problem:
@@ -374,45 +392,46 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
     W108 for questions whose word sets differ by one word added, dropped or
     replaced (token Jaccard >= limits.similarity). A card points at an
     earlier one. Linear: every prompt is filed under its word set and the sets
-    one word smaller (as XORs of word hashes), so only prompts sharing such a
-    key are compared."""
+    one word smaller (as XORs of word hashes: _prompts), so only prompts
+    sharing such a key are compared."""
     problems = []
     exact: dict[tuple[str, ...], tuple[str, str]] = {}  # words -> (path, path:line) first asking
-    filed: dict[int, list[tuple[frozenset, str, str]]] = {}  # key -> (words, path, where)
+    filed: dict[int, list[tuple[frozenset, str, str]]] = {}  # key -> (words, path, path:line)
     for card in cards:
-        for name, words_, line in card.prompts:
+        path = card.path
+        for name, words_, line, keys in card.prompts:
             if not words_:
                 continue
-            here = f"{card.path}:{line}"
-            first_path, first = exact.setdefault(words_, (card.path, here))
-            if first_path != card.path:
-                problems.append(Problem(card.path, line, f"same question as {first}: merge the "
+            here = f"{path}:{line}"
+            first_path, first = exact.setdefault(words_, (path, here))
+            if first_path != path:
+                problems.append(Problem(path, line, f"same question as {first}: merge the "
                                         "cards, or ask something distinct", 1, "W107", "warning"))
                 continue
-            bag = frozenset(words_)
-            if len(bag) < 3:
+            if not keys:
                 continue
-            whole = 0
-            for word in bag:
-                whole ^= hash(word)
-            # sorted: which earlier prompt is named must not depend on the hash seed
-            keys = [whole] + ([whole ^ hash(w) for w in sorted(bag)] if len(bag) >= 4 else [])
-            similar = _first_similar(bag, card.path, keys, filed, limits.similarity)
+            bag = frozenset(words_)
+            similar = _first_similar(bag, path, keys, filed, limits.similarity)
             if similar:
-                problems.append(Problem(card.path, line, f"question nearly the same as {similar}: "
+                problems.append(Problem(path, line, f"question nearly the same as {similar}: "
                                         "learners will mix up the answers; make them clearly "
                                         "different", 1, "W108", "warning"))
+            entry = (bag, path, here)
             for key in keys:
-                bucket = filed.setdefault(key, [])
-                if len(bucket) < SIMILAR_CANDIDATES:
-                    bucket.append((bag, card.path, here))
+                bucket = filed.get(key)
+                if bucket is None:
+                    filed[key] = [entry]
+                elif len(bucket) < SIMILAR_CANDIDATES:
+                    bucket.append(entry)
     return problems
 
 
-def _first_similar(bag: frozenset, path: str, keys: list[int], filed: dict, threshold: float) -> str | None:
+def _first_similar(bag: frozenset, path: str, keys: tuple[int, ...], filed: dict, threshold: float) -> str | None:
+    size = len(bag)
     for key in keys:
         for other_bag, other_path, where in filed.get(key, ()):
-            if other_path != path and len(bag & other_bag) >= threshold * len(bag | other_bag):
+            shared = len(bag & other_bag)
+            if other_path != path and shared >= threshold * (size + len(other_bag) - shared):
                 return where
     return None
 

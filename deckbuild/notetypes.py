@@ -11,6 +11,7 @@ new `mod` and Anki's importer updates it in place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import genanki
 
@@ -42,7 +43,7 @@ class NoteType:
     def first_field(self) -> str:
         return self.fields[0]
 
-    @property
+    @cached_property  # asked for every card parsed
     def sections(self) -> dict[str, str]:
         """Body section marker (`% back`) -> field name. The first field is
         the text before any marker; `Source` comes from front matter."""

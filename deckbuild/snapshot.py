@@ -94,7 +94,7 @@ class Snapshot:
 
     def save(self) -> None:
         """Written atomically; a snapshot that can't be written is no snapshot."""
-        notes = {rel: self.encoded.get(rel) or _encode(n) for rel, n in self.notes.items()}
+        notes = {rel: self.encoded.get(rel) or _encode_note(n) for rel, n in self.notes.items()}
         _write_signed(self.folder / NAME, self.secret, (VERSION, self.settings, self.taken, self.files,
                                                         notes, self.media_stat, self.outputs))
 
@@ -113,22 +113,26 @@ class Findings:
     secret: bytes = b""
 
     @cached_property
+    def _by_card(self) -> tuple[dict, dict]:
+        values = _read_signed(self.folder / FINDINGS_BY_CARD, self.secret) if self.folder else None
+        return values[1:] if values and len(values) == 3 and values[0] == self.settings else ({}, {})
+
+    @cached_property
     def cards(self) -> dict[str, tuple[bytes, tuple]]:
         """rel -> the content key the file had and what its rules found."""
-        values = _read_signed(self.folder / FINDINGS_BY_CARD, self.secret) if self.folder else None
-        return values[1] if values and len(values) == 3 and values[0] == self.settings else {}
+        return self._by_card[0]
 
     @cached_property
     def skipped(self) -> dict[str, str]:
         """rule code -> why it could not run, for the cards found in."""
-        values = _read_signed(self.folder / FINDINGS_BY_CARD, self.secret) if self.folder else None
-        return values[2] if values and len(values) == 3 and values[0] == self.settings else {}
+        return self._by_card[1]
 
     def save(self, folder: Path, secret: bytes) -> None:
         _write_signed(folder / FINDINGS_BY_CARD, secret, (self.settings, self.cards, self.skipped))
         _write_signed(folder / FINDINGS, secret, (VERSION, self.settings, self.report))
 
-    def remembered(self, paths: list[CardPath], lock: Path) -> tuple[list[tuple], dict[str, str], int] | None:
+    def remembered(self, paths: list[CardPath], stats: list[Stat | None],
+                   lock: Path) -> tuple[list[tuple], dict[str, str], int] | None:
         """The last report's warnings, skipped rules and card count, if not a card file,
         image or the lock has changed since (by stat; racy ones count as changed)."""
         if not self.report:
@@ -136,9 +140,9 @@ class Findings:
         files, lock_stat, media, warnings, skipped = self.report
         if len(files) != len(paths) or stat_of(lock) != lock_stat:
             return None
-        for path in paths:
+        for path, stat in zip(paths, stats):
             known = files.get(path.rel)
-            if known is None or known != stat_of(path.os_path):
+            if known is None or known != stat:
                 return None
         if any(stat_of(name) != stat for name, stat in media.items()):
             return None
@@ -173,11 +177,11 @@ class Reuse:
         return Snapshot(self.last.folder, self.last.secret, self.last.settings,
                         media_stat=self.last.media_stat, outputs=self.last.outputs)
 
-    def unchanged(self, paths: list[CardPath]) -> list[CardPath]:
-        """Take the notes of files whose stat and media are unchanged; the rest, to read."""
+    def unchanged(self, paths: list[CardPath], stats: list[Stat | None]) -> list[CardPath]:
+        """Take the notes of files whose stat (`stats`, taken before any is
+        read) and media are unchanged; the rest, to read."""
         to_read = []
-        for path in paths:
-            stat = stat_of(path.os_path)
+        for path, stat in zip(paths, stats):
             known = self.last.files.get(path.rel)
             if known and known[0] is not None and known[0] == stat and self._take(path.rel, known[1]):
                 self.next.files[path.rel] = known
@@ -219,19 +223,22 @@ class Reuse:
         return (self.notes.keys() == self.next.files.keys() == self.last.files.keys()
                 and self.last.outputs_unchanged(outputs))
 
-    def same_inputs(self) -> bool:
-        """Whether every card file has the text it had in the last snapshot."""
-        return ({rel: key for rel, (_, key) in self.next.files.items()}
-                == {rel: key for rel, (_, key) in self.last.files.items()})
-
     def live_keys(self) -> list[bytes]:
         """The content keys of every card file seen (once `same_text` has run)."""
         return [key for _, key in self.next.files.values() if key]
 
 
-def _encode(n: BuiltNote) -> tuple:
+def _encode_note(n: BuiltNote) -> tuple:
+    """A BuiltNote as plain values (marshal, pickle)."""
     return (n.id, n.path, n.id_line, n.guid, n.note_type.key, n.fields, n.deck, n.tags, n.ords,
             tuple((m.name, str(m.path), m.sha1) for m in n.media), n.hash)
+
+
+def _decode_note(values: tuple, note_types: dict[str, NoteType], media: dict[tuple, MediaFile]) -> BuiltNote:
+    """`_encode_note` undone; `media` makes each media file one object across notes."""
+    return BuiltNote(*values[:4], note_types[values[4]], *values[5:9],
+                     tuple(media.setdefault(m, MediaFile(m[0], Path(m[1]), m[2])) for m in values[9])
+                     if values[9] else (), values[10])
 
 
 def _media_unchanged(note: BuiltNote, then: dict[str, Stat], now: dict[Path, Stat | None]) -> bool:
@@ -257,10 +264,8 @@ def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[s
             raise ValueError
         media: dict[tuple, MediaFile] = {}
         return Snapshot(folder, secret, settings, taken, files, {
-            rel: BuiltNote(*values[:4], note_types[values[4]], *values[5:9],
-                           tuple(media.setdefault(m, MediaFile(m[0], Path(m[1]), m[2])) for m in values[9])
-                           if values[9] else (), values[10])
-            for rel, values in notes.items()}, media_stat, outputs, notes)
+            rel: _decode_note(values, note_types, media) for rel, values in notes.items()},
+            media_stat, outputs, notes)
     except (ValueError, TypeError, KeyError, IndexError):
         return Snapshot(folder, secret, settings)
 
