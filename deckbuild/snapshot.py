@@ -234,11 +234,17 @@ def _encode_note(n: BuiltNote) -> tuple:
             tuple((m.name, str(m.path), m.sha1) for m in n.media), n.hash)
 
 
-def _decode_note(values: tuple, note_types: dict[str, NoteType], media: dict[tuple, MediaFile]) -> BuiltNote:
-    """`_encode_note` undone; `media` makes each media file one object across notes."""
-    return BuiltNote(*values[:4], note_types[values[4]], *values[5:9],
-                     tuple(media.setdefault(m, MediaFile(m[0], Path(m[1]), m[2])) for m in values[9])
-                     if values[9] else (), values[10])
+def _decode_note(values: tuple, note_types: dict[str, NoteType], shared: dict) -> tuple[BuiltNote, tuple]:
+    """`_encode_note` undone, and its values again, lean: equal paths, decks,
+    tags and media files are one object across notes (`shared`, one per load:
+    a 100,000-note deck holds them all)."""
+    id_, path, id_line, guid, type_key, fields, deck, tags, ords, media, hash_ = values
+    path, deck, tags = (shared.setdefault(v, v) for v in (path, deck, tags))
+    media = tuple(shared.setdefault(m, m) for m in media)
+    values = (id_, path, id_line, guid, type_key, fields, deck, tags, ords, media, hash_)
+    files = tuple(shared.setdefault(("file",) + m, MediaFile(m[0], Path(m[1]), m[2])) for m in media)
+    return BuiltNote(id_, path, id_line, guid, note_types[type_key], fields, deck, tags, ords, files,
+                     hash_), values
 
 
 def _media_unchanged(note: BuiltNote, then: dict[str, Stat], now: dict[Path, Stat | None]) -> bool:
@@ -262,10 +268,14 @@ def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[s
         version, saved_settings, taken, files, notes, media_stat, outputs = values
         if version != VERSION or saved_settings != settings:
             raise ValueError
-        media: dict[tuple, MediaFile] = {}
-        return Snapshot(folder, secret, settings, taken, files, {
-            rel: _decode_note(values, note_types, media) for rel, values in notes.items()},
-            media_stat, outputs, notes)
+        shared: dict = {}
+        built, encoded = {}, {}
+        for values in notes.values():
+            note, encoded_note = _decode_note(values, note_types, shared)
+            built[note.path] = note
+            encoded[note.path] = encoded_note
+        files = {shared.get(rel, rel): (stat, key) for rel, (stat, key) in files.items()}
+        return Snapshot(folder, secret, settings, taken, files, built, media_stat, outputs, encoded)
     except (ValueError, TypeError, KeyError, IndexError):
         return Snapshot(folder, secret, settings)
 
@@ -275,7 +285,9 @@ def _write_signed(path: Path, secret: bytes, values: tuple) -> None:
     body = marshal.dumps(values)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(_sign(secret, body) + body)
+        with tmp.open("wb") as out:  # two writes, not one joined copy: a big deck's is 50 MB
+            out.write(_sign(secret, body))
+            out.write(body)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -287,7 +299,7 @@ def _read_signed(path: Path, secret: bytes) -> tuple | None:
         data = path.read_bytes()
     except OSError:
         return None
-    body = data[32:]
+    body = memoryview(data)[32:]  # not a copy
     if not hmac.compare_digest(data[:32], _sign(secret, body)):
         return None
     try:
@@ -297,5 +309,5 @@ def _read_signed(path: Path, secret: bytes) -> tuple | None:
     return values if isinstance(values, tuple) else None
 
 
-def _sign(secret: bytes, body: bytes) -> bytes:
+def _sign(secret: bytes, body: bytes | memoryview) -> bytes:
     return hashlib.blake2b(body, key=secret, digest_size=32).digest()
