@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -155,28 +155,49 @@ def _encoded_problem(p: Problem) -> tuple:
     return p.path, p.line, p.message, p.col, p.code, p.severity
 
 
+def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Limits()) -> tuple:
+    """What a card's own rules find, spelling aside: (warnings as values,
+    prompts, the words of each field to spell-check)."""
+    if card.retired:
+        return (), (), {}
+    text = CardText.of(Note(card, "", fields_html, "", card.tags, ()))
+    warnings = [p for rule in CARD_RULES for p in rule(text, limits)] + unknown_ignores(text)
+    to_spell = {} if SPELLING in card.ignore else {name: words(t) for name, t in text.text.items()}
+    return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
+
+
 def lint_cards(notes: list[Note], config: DeckConfig, limits: Limits = Limits(),
                spell: Callable = misspelled) -> tuple[list[CardLint], dict[str, str]]:
-    """What each card's own rules find (spelling looked up once for all),
-    and the rules that could not run (code -> why)."""
-    cards = [CardText.of(n) for n in notes if not n.card.retired]
-    found: dict[str, list[Problem]] = {c.card.path: [p for rule in CARD_RULES for p in rule(c, limits)]
-                                       for c in cards}
-    skipped = {}
+    """What each card's own rules find, with spelling looked up once for
+    all; and the rules that could not run (code -> why)."""
+    per_card = [(n, card_findings(n.card, n.fields, limits)) for n in notes]
+    skipped, unknown = {}, frozenset()
     if SPELLING not in config.ignore:
-        spelled, reason = spelling(cards, config, spell)
-        for problem in spelled:
-            found[problem.path].append(problem)
-        if reason:
-            skipped[SPELLING] = reason
-    for card in cards:
-        found[card.card.path] += unknown_ignores(card)
-    lints = [CardLint(n.card.path, tuple(n.card.ignore), (), ()) for n in notes if n.card.retired]
-    word_keys: dict[str, int] = {}
-    lints += [CardLint(c.card.path, tuple(c.card.ignore),
-                       tuple(_encoded_problem(p) for p in found[c.card.path]), _prompts(c, word_keys))
-              for c in cards]
+        vocabulary = {w for _, (_, _, to_spell) in per_card for ws in to_spell.values() for w in ws}
+        result = spell(vocabulary, config.language, config.words)
+        unknown = result.unknown
+        if result.skipped:
+            skipped[SPELLING] = result.skipped
+    lints = []
+    for note, (warnings, prompts, to_spell) in per_card:
+        misspelled_ = _misspelled(note, to_spell, unknown, config.language) if unknown else ()
+        lints.append(CardLint(note.card.path, tuple(note.card.ignore), warnings + misspelled_, prompts))
     return lints, skipped
+
+
+def _misspelled(note: Note, to_spell: dict[str, list[str]], unknown: frozenset[str],
+                language: str) -> tuple[tuple, ...]:
+    """W112 once per unknown word of a card, at its first place."""
+    text, reported, found = None, set(), []
+    for name, found_words in to_spell.items():
+        for word in found_words:
+            if word in unknown and word not in reported:
+                reported.add(word)
+                text = text or CardText.of(note)
+                found.append(_encoded_problem(text.warn(
+                    SPELLING, f"unknown word '{word}' ({language}): fix it, or add it to `words` "
+                              "in deck.toml", name, word)))
+    return tuple(found)
 
 
 def deck_warnings(lints: list[CardLint], config: DeckConfig, limits: Limits = Limits()) -> list[Problem]:
@@ -188,7 +209,7 @@ def deck_warnings(lints: list[CardLint], config: DeckConfig, limits: Limits = Li
     return [p for p in found if p.code not in config.ignore and p.code not in ignored.get(p.path, ())]
 
 
-def _prompts(card: CardText, word_keys: dict[str, int]) -> tuple[tuple, ...]:
+def _prompts(card: CardText) -> tuple[tuple, ...]:
     """(field, its words casefolded, its line, the keys duplicate_questions
     files it under) per prompt. The keys use a stable hash, so they keep
     between checks, and sorted words, so the earlier card a duplicate names
@@ -199,7 +220,7 @@ def _prompts(card: CardText, word_keys: dict[str, int]) -> tuple[tuple, ...]:
         bag = sorted(set(words_))
         keys: tuple[int, ...] = ()
         if len(bag) >= 3:
-            hashes = [word_keys.get(w) or word_keys.setdefault(w, _stable_hash(w)) for w in bag]
+            hashes = [_stable_hash(w) for w in bag]
             whole = 0
             for h in hashes:
                 whole ^= h
@@ -208,6 +229,7 @@ def _prompts(card: CardText, word_keys: dict[str, int]) -> tuple[tuple, ...]:
     return tuple(prompts)
 
 
+@lru_cache(maxsize=1 << 16)
 def _stable_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
 
@@ -434,27 +456,6 @@ def _first_similar(bag: frozenset, path: str, keys: tuple[int, ...], filed: dict
             if other_path != path and shared >= threshold * (size + len(other_bag) - shared):
                 return where
     return None
-
-
-def spelling(cards: list[CardText], config: DeckConfig,
-             spell: Callable = misspelled) -> tuple[list[Problem], str]:
-    """W112 once per unknown word and card, at its first place. Each distinct
-    word is looked up once for the whole deck."""
-    checked = [c for c in cards if SPELLING not in c.card.ignore]
-    per_card = [(c, {name: words(text) for name, text in c.text.items()}) for c in checked]
-    vocabulary = {w for _, fields in per_card for found in fields.values() for w in found}
-    result = spell(vocabulary, config.language, config.words)
-    problems = []
-    for card, fields in per_card:
-        reported = set()
-        for name, found in fields.items():
-            for word in found:
-                if word in result.unknown and word not in reported:
-                    reported.add(word)
-                    problems.append(card.warn(SPELLING, f"unknown word '{word}' ({config.language}): "
-                                                        "fix it, or add it to `words` in deck.toml",
-                                              name, word))
-    return problems, result.skipped
 
 
 KNOWN_CODES = sorted(set(RULES) - {ERROR_CODE})
