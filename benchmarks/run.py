@@ -11,6 +11,11 @@ under `/usr/bin/time -v` (wall time and peak RSS, median of --runs):
     warm    nothing changed since the last build
     edit    one card's text changed since the last build
 
+If ankdown (the fastest peer: `pip install ankdown`) is on PATH, or named
+with --ankdown, the same cards in its format are built with it too, as a
+yardstick for the cold build, in the same run on the same machine. It
+always builds everything, so it has only a cold figure.
+
 Prints a Markdown table and writes the figures as JSON (--json). Not part of
 the test suite: speed is measured here, never asserted in tests.
 """
@@ -30,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from synthetic import edit, write_deck
+from synthetic import edit, write_ankdown, write_deck
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / "build_deck.py"
@@ -84,6 +89,15 @@ def bench_command(command: str, root: Path, cards: list[Path], runs: int) -> dic
     return results
 
 
+def bench_ankdown(ankdown: str, root: Path, size: int, runs: int) -> dict:
+    cards = write_ankdown(root / "ankdown", size)
+    samples = [measure([ankdown, "-r", str(cards), "-p", str(root / "ankdown.apkg")], root)
+               for _ in range(runs)]
+    walls, rss = zip(*samples)
+    return {"wall_s": round(statistics.median(walls), 3), "peak_rss_mb": round(statistics.median(rss), 1),
+            "samples_s": [round(w, 3) for w in walls]}
+
+
 def startup(runs: int) -> float:
     walls = [measure([sys.executable, str(CLI), "--help"], REPO)[0] for _ in range(runs)]
     return round(statistics.median(walls), 3)
@@ -93,8 +107,8 @@ def table(report: dict) -> str:
     lines = ["| cards | command | cold | warm | one card edited |", "|---|---|---|---|---|"]
     for size in report["sizes"]:
         for command, scenarios in size["commands"].items():
-            cells = [f"{s['wall_s']:.2f} s, {s['peak_rss_mb']:.0f} MB"
-                     for s in (scenarios[name] for name in SCENARIOS)]
+            cells = [f"{s['wall_s']:.2f} s, {s['peak_rss_mb']:.0f} MB" if s else "–"
+                     for s in (scenarios.get(name) for name in SCENARIOS)]
             lines.append(f"| {size['cards']:,} | {command} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"`build_deck.py --help`: {report['startup_s']:.2f} s. "
@@ -113,6 +127,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path(__file__).with_name("results.json"),
                         help="where to write the figures (default: benchmarks/results.json)")
     parser.add_argument("--workdir", type=Path, help="where to write the decks (default: a temp dir)")
+    parser.add_argument("--ankdown", default=shutil.which("ankdown"),
+                        help="the ankdown command, for a yardstick (default: ankdown on PATH, if any)")
     args = parser.parse_args()
     if not Path(TIME).exists():
         raise SystemExit(f"{TIME} is missing: apt-get install -y time")
@@ -123,6 +139,8 @@ def main() -> None:
         commands.append("check")
     else:
         notes.append("`check` skipped: this build_deck has no check command.")
+    if not args.ankdown:
+        notes.append("No ankdown yardstick: ankdown is not installed (pip install ankdown).")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="build-deck-bench-"))
     report = {"runs": args.runs, "startup_s": startup(args.runs), "notes": notes, "sizes": [],
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
@@ -131,8 +149,10 @@ def main() -> None:
             root = work / f"deck-{size}"
             shutil.rmtree(root, ignore_errors=True)
             cards = write_deck(root, size)
-            report["sizes"].append({"cards": size, "commands": {
-                command: bench_command(command, root, cards, args.runs) for command in commands}})
+            results = {command: bench_command(command, root, cards, args.runs) for command in commands}
+            if args.ankdown:
+                results["ankdown (peer)"] = {"cold": bench_ankdown(args.ankdown, root, size, args.runs)}
+            report["sizes"].append({"cards": size, "commands": results})
             print(f"{size:,} cards done", file=sys.stderr)
     finally:
         if not args.workdir:

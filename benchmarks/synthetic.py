@@ -9,6 +9,7 @@ same N always writes the same files.
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 NOUNS = [
@@ -79,6 +80,26 @@ def write_deck(root: Path, n: int, seed: int = 1) -> list[Path]:
         path.write_text(card_text(rng, i), encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def write_ankdown(root: Path, n: int, seed: int = 1) -> Path:
+    """The same N cards (same seed) in ankdown's format, the fastest peer,
+    for a yardstick: a file per card, front `%` back (and extra) `%` tags,
+    images beside the files that show them. Returns the folder."""
+    rng = random.Random(seed)
+    for i in range(n):
+        meta, body = card_text(rng, i).split("---\n", 2)[1:]
+        tags = re.search(r"tags: \[(.*)\]", meta).group(1)
+        sections = re.split(r"^% (?:back|extra)\n", body, flags=re.M)
+        folder = root / f"Del {i // (CARDS_PER_FOLDER * 10) + 1}" / f"Kapittel {i // CARDS_PER_FOLDER % 10 + 1}"
+        if not folder.is_dir():
+            for name in MEDIA:
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(PNG)
+        back = "\n\n".join(section.strip() for section in sections[1:])
+        (folder / f"kort-{i:06d}.md").write_text(f"{sections[0].strip()}\n\n%\n\n{back}\n\n%\n\n{tags}\n",
+                                                 encoding="utf-8")
+    return root
 
 
 def card_text(rng: random.Random, i: int) -> str:
