@@ -86,10 +86,9 @@ class Report:
 
 
 def check_project(root: Path, limits: Limits = Limits()) -> Report:
-    """Check a deck project, writing nothing but what it found, beside the
-    build cache: what the last check found in a card file unchanged since is
-    reused, and when nothing changed at all, its whole report. (The build
-    snapshot it only reads: a build compiles what changed itself.)"""
+    """Check a deck project, writing nothing but the build cache: what the
+    last check found in a card file unchanged since is reused, and when
+    nothing changed at all, its whole report."""
     project, problems = load_project(root, incremental=True,
                                      lint_settings=partial(lint_settings, limits=limits))
     if project.remembered:
@@ -112,6 +111,11 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     warnings = sorted(deck_warnings(fresh + kept, config, limits), key=_place)
     if memory and not errors:
         _remember(reuse, config, memory, fresh, warnings, skipped, built + project.built)
+        if notes or reuse.read_again:  # the notes it made: the next check (or build) reuses them
+            reuse.next.follow(built + project.built, {m.path for n in notes for m in n.media})
+            if not reuse.same_inputs():
+                reuse.next.outputs = {}  # the package and lock are behind these notes now
+            reuse.next.save()
     return Report(sorted(errors + warnings, key=_place), len(notes) + len(project.built), skipped)
 
 

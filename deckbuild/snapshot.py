@@ -223,6 +223,11 @@ class Reuse:
         return (self.notes.keys() == self.next.files.keys() == self.last.files.keys()
                 and self.last.outputs_unchanged(outputs))
 
+    def same_inputs(self) -> bool:
+        """Whether every card file has the text it had in the last snapshot."""
+        return ({rel: key for rel, (_, key) in self.next.files.items()}
+                == {rel: key for rel, (_, key) in self.last.files.items()})
+
     def live_keys(self) -> list[bytes]:
         """The content keys of every card file seen (once `same_text` has run)."""
         return [key for _, key in self.next.files.values() if key]
