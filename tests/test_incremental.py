@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from conftest import FIXTURE_CARDS, PNG, card_text, write_project
-from deckbuild import cache, cards, snapshot
+from deckbuild import lint, snapshot
 from deckbuild.build import build
 from deckbuild.cache import CACHE_DIR
 from deckbuild.lint import check_project
@@ -220,14 +220,14 @@ def test_a_check_with_nothing_new_still_sees_a_removed_image_or_a_changed_lock(p
     assert any(p.is_error and "changed its fields" in p.message for p in check_project(project).problems)
 
 
-def test_checks_alone_reparse_only_the_edited_card(tmp_path, trust_fresh_stats, monkeypatch):
+def test_checks_alone_reexamine_only_the_edited_card(tmp_path, trust_fresh_stats, monkeypatch):
     """No build in between: check keeps the notes it makes for the next check."""
     root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
     check_project(root)
     (root / "cards/a.md").write_text(LINTED["a.md"].replace("fortjenesten", "gevinsten"))
-    parsed = []
-    real_parse = cards.parse_card
-    monkeypatch.setattr(cache, "parse_card", lambda f, *a: parsed.append(f.rel) or real_parse(f, *a))
+    examined = []
+    real = lint.card_findings
+    monkeypatch.setattr(lint, "card_findings", lambda card, *a: examined.append(card.path) or real(card, *a))
     report = check_project(root)
-    assert parsed == ["cards/a.md"]
+    assert examined == ["cards/a.md"]
     assert report == fresh_check(root, tmp_path, monkeypatch)
