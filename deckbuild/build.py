@@ -28,7 +28,7 @@ from .lock import (Lock, build_time, content_hash, id_problems, known_notes, loc
                    read_lock, stamp, tombstones)
 from .media import MediaFile
 from .notetypes import BUILTIN, CLOZE, NoteType, card_ords
-from .package import PackedDeck, PackedNote, apkg_bytes, deck_id, note_guid, write_atomic
+from .package import PackedDeck, PackedNote, apkg_bytes, checksum, deck_id, note_guid, write_atomic
 from .problems import Problem, ProjectError
 from .render import render_fields
 from .snapshot import BuiltNote, Reuse, load_findings, load_snapshot, stat_of
@@ -78,7 +78,7 @@ class Note:
     def built(self) -> BuiltNote:
         card = self.card
         return BuiltNote(card.id, card.path, card.id_line, self.guid, card.note_type, self.fields,
-                         self.deck, self.tags, self.ords, self.media, self.hash)
+                         self.deck, self.tags, self.ords, self.media, self.hash, checksum(self.fields[0]))
 
 
 @dataclass(frozen=True)
@@ -315,7 +315,7 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     ids = {d.name: d.id for d in decks}
     packed = [PackedNote(
         id=note_stamps[n.id].added, guid=n.guid, note_type=n.note_type, fields=n.fields,
-        tags=n.tags, deck_id=ids[n.deck], mod=note_stamps[n.id].mod, ords=n.ords,
+        tags=n.tags, deck_id=ids[n.deck], mod=note_stamps[n.id].mod, ords=n.ords, checksum=n.checksum,
     ) for n in notes]
     media = _media(notes)
     package = apkg_bytes(packed, decks, {int(k): s.mod for k, s in type_stamps.items()}, media)

@@ -43,6 +43,7 @@ class PackedNote:
     deck_id: int
     mod: int
     ords: tuple[int, ...]  # which cards the note makes
+    checksum: int  # of the first field
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def write_collection(path: Path, notes: list[PackedNote], decks: list[PackedDeck
                (json.dumps(models, sort_keys=True), json.dumps(deck_json, sort_keys=True)))
     db.executemany("INSERT INTO notes VALUES (?,?,?,?,-1,?,?,?,?,0,'')", (
         (n.id, n.guid, n.note_type.id, n.mod, f" {' '.join(n.tags)} " if n.tags else "",
-         "\x1f".join(n.fields), _sort_field(n.fields[0]), _checksum(n.fields[0]))
+         "\x1f".join(n.fields), sort_field(n.fields[0]), n.checksum)
         for n in notes
     ))
     db.executemany("INSERT INTO cards VALUES (?,?,?,?,?,-1,0,0,?,0,0,0,0,0,0,0,0,'')",
@@ -109,12 +110,15 @@ def _card_rows(notes: list[PackedNote]):
             card_id += 1
 
 
-def _sort_field(html: str) -> str:
-    return TAG.sub("", html)
+def sort_field(html: str) -> str:
+    """What Anki sorts and checks duplicates by: the first field without tags."""
+    return TAG.sub("", html) if "<" in html else html
 
 
-def _checksum(html: str) -> int:
-    return int(hashlib.sha1(_sort_field(html).encode("utf-8")).hexdigest()[:8], 16)
+def checksum(html: str) -> int:
+    """Anki's first-field checksum (kept with each built note: a big deck's
+    packing would spend a tenth of its time on it)."""
+    return int(hashlib.sha1(sort_field(html).encode("utf-8")).hexdigest()[:8], 16)
 
 
 def apkg_bytes(notes: list[PackedNote], decks: list[PackedDeck], notetype_mods: dict[int, int],

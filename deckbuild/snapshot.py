@@ -37,7 +37,7 @@ from .notetypes import NoteType
 NAME = "last-build"
 FINDINGS = "last-check"
 FINDINGS_BY_CARD = "last-check-cards"
-VERSION = 2
+VERSION = 3
 RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
 Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 
@@ -60,6 +60,7 @@ class BuiltNote:
     ords: tuple[int, ...]  # the cards it makes
     media: tuple[MediaFile, ...]
     hash: str  # what the lock compares
+    checksum: int  # of the first field, as Anki wants it in the package
 
 
 def stat_of(path: str | Path) -> Stat | None:
@@ -236,20 +237,24 @@ class Reuse:
 def _encode_note(n: BuiltNote) -> tuple:
     """A BuiltNote as plain values (marshal, pickle)."""
     return (n.id, n.path, n.id_line, n.guid, n.note_type.key, n.fields, n.deck, n.tags, n.ords,
-            tuple((m.name, str(m.path), m.sha1) for m in n.media), n.hash)
+            tuple((m.name, str(m.path), m.sha1) for m in n.media), n.hash, n.checksum)
 
 
 def _decode_note(values: tuple, note_types: dict[str, NoteType], shared: dict) -> tuple[BuiltNote, tuple]:
     """`_encode_note` undone, and its values again, lean: equal paths, decks,
     tags and media files are one object across notes (`shared`, one per load:
     a 100,000-note deck holds them all)."""
-    id_, path, id_line, guid, type_key, fields, deck, tags, ords, media, hash_ = values
-    path, deck, tags = (shared.setdefault(v, v) for v in (path, deck, tags))
-    media = tuple(shared.setdefault(m, m) for m in media)
-    values = (id_, path, id_line, guid, type_key, fields, deck, tags, ords, media, hash_)
-    files = tuple(shared.setdefault(("file",) + m, MediaFile(m[0], Path(m[1]), m[2])) for m in media)
+    id_, path, id_line, guid, type_key, fields, deck, tags, ords, media, hash_, checksum_ = values
+    same = shared.setdefault
+    path, deck, tags = same(path, path), same(deck, deck), same(tags, tags)
+    if media:
+        media = tuple(same(m, m) for m in media)
+        files = tuple(same(("file",) + m, MediaFile(m[0], Path(m[1]), m[2])) for m in media)
+    else:
+        files = ()
+    values = (id_, path, id_line, guid, type_key, fields, deck, tags, ords, media, hash_, checksum_)
     return BuiltNote(id_, path, id_line, guid, note_types[type_key], fields, deck, tags, ords, files,
-                     hash_), values
+                     hash_, checksum_), values
 
 
 def _media_unchanged(note: BuiltNote, then: dict[str, Stat], now: dict[Path, Stat | None]) -> bool:
