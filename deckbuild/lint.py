@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import marshal
 import json
 import re
 from dataclasses import dataclass, field
@@ -108,8 +109,16 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     kept = [CardLint(*memory.cards[n.path][1]) for n in project.built] if memory else []
     if kept:
         skipped = {**reuse.findings.skipped, **skipped}
-    warnings = sorted(deck_warnings(fresh + kept, config, limits), key=_place)
+    lints = sorted(fresh + kept, key=lambda lint: lint.path)
+    prompts = hashlib.sha1(marshal.dumps([(lint.path, lint.prompts) for lint in lints])).digest()
+    last = reuse.findings.duplicates if memory else ()
+    if last and last[0] == prompts:  # the same questions as last time: the same duplicates
+        duplicates = [Problem(*values) for values in last[1]]
+    else:
+        duplicates = duplicate_questions(lints, limits)
+    warnings = sorted(deck_warnings(lints, config, duplicates), key=_place)
     if memory and not errors:
+        memory.duplicates = (prompts, [_encoded_problem(d) for d in duplicates])
         _remember(reuse, config, memory, fresh, warnings, skipped, built + project.built)
         if notes or reuse.read_again:  # the notes it made: the next check (or build) reuses them
             reuse.next.follow(built + project.built, {m.path for n in notes for m in n.media})
@@ -204,10 +213,10 @@ def _misspelled(note: Note, to_spell: dict[str, list[str]], unknown: frozenset[s
     return tuple(found)
 
 
-def deck_warnings(lints: list[CardLint], config: DeckConfig, limits: Limits = Limits()) -> list[Problem]:
-    """Every warning, the rules across cards run, less what the deck or a card ignores."""
-    found = [Problem(*values) for lint in lints for values in lint.warnings]
-    found += duplicate_questions(sorted(lints, key=lambda lint: lint.path), limits)
+def deck_warnings(lints: list[CardLint], config: DeckConfig, duplicates: list[Problem]) -> list[Problem]:
+    """Every warning: each card's, the `duplicates` across cards, the deck's
+    own; less what the deck or a card ignores."""
+    found = [Problem(*values) for lint in lints for values in lint.warnings] + duplicates
     found += deck_unknown_ignores(config)
     ignored = {lint.path: lint.ignore for lint in lints}
     return [p for p in found if p.code not in config.ignore and p.code not in ignored.get(p.path, ())]

@@ -114,9 +114,9 @@ class Findings:
     secret: bytes = b""
 
     @cached_property
-    def _by_card(self) -> tuple[dict, dict]:
+    def _by_card(self) -> tuple[dict, dict, tuple]:
         values = _read_signed(self.folder / FINDINGS_BY_CARD, self.secret) if self.folder else None
-        return values[1:] if values and len(values) == 3 and values[0] == self.settings else ({}, {})
+        return values[1:] if values and len(values) == 4 and values[0] == self.settings else ({}, {}, ())
 
     @cached_property
     def cards(self) -> dict[str, tuple[bytes, tuple]]:
@@ -128,8 +128,14 @@ class Findings:
         """rule code -> why it could not run, for the cards found in."""
         return self._by_card[1]
 
+    @cached_property
+    def duplicates(self) -> tuple:
+        """(a digest of every card's prompts, what the duplicate rules found in them)."""
+        return self._by_card[2]
+
     def save(self, folder: Path, secret: bytes) -> None:
-        _write_signed(folder / FINDINGS_BY_CARD, secret, (self.settings, self.cards, self.skipped))
+        _write_signed(folder / FINDINGS_BY_CARD, secret, (self.settings, self.cards, self.skipped,
+                                                          self.duplicates))
         _write_signed(folder / FINDINGS, secret, (VERSION, self.settings, self.report))
 
     def remembered(self, paths: list[CardPath], stats: list[Stat | None],

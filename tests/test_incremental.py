@@ -231,3 +231,20 @@ def test_checks_alone_reexamine_only_the_edited_card(tmp_path, trust_fresh_stats
     report = check_project(root)
     assert examined == ["cards/a.md"]
     assert report == fresh_check(root, tmp_path, monkeypatch)
+
+
+def test_the_duplicate_rules_run_again_only_when_a_question_changed(tmp_path, trust_fresh_stats, monkeypatch):
+    root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
+    check_project(root)
+    runs = []
+    real = lint.duplicate_questions
+    monkeypatch.setattr(lint, "duplicate_questions", lambda *a: runs.append(1) or real(*a))
+
+    (root / "cards/a.md").write_text(LINTED["a.md"].replace("fortjenesten", "gevinsten"))  # an answer
+    assert check_project(root) == fresh_check(root, tmp_path, monkeypatch) and runs == [1]  # the fresh one
+
+    (root / "cards/c.md").write_text(card_text("c", "Hva er verdikjeden?\n\n% back\nNoe.", tags="[x]"))
+    again = check_project(root)
+    assert len(runs) == 2
+    assert again == fresh_check(root, tmp_path, monkeypatch)
+    assert any(p.code == "W107" and p.path == "cards/c.md" for p in again.problems)
