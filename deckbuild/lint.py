@@ -56,6 +56,7 @@ RULES: dict[str, str] = {
 }
 SPELLING = "W112"
 
+SAVE_NOTES_OVER = 50  # cards check compiled: keep them in the build snapshot
 QUESTION_TYPES = ("basic", "type-in")  # fronts that ask a question
 ANSWER_TYPES = ("basic", "type-in", "reversed")  # backs that answer one
 
@@ -120,7 +121,9 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     if memory and not errors:
         memory.duplicates = (prompts, [_encoded_problem(d) for d in duplicates])
         _remember(reuse, config, memory, fresh, warnings, skipped, built + project.built)
-        if notes or reuse.read_again:  # the notes it made: the next check (or build) reuses them
+        # The notes it made, for the next check (or build) to reuse: worth
+        # saving unless a few (a next check takes those from the card cache).
+        if len(notes) > SAVE_NOTES_OVER or not reuse.last.notes or reuse.read_again:
             reuse.next.follow(built + project.built, {m.path for n in notes for m in n.media})
             if not reuse.same_inputs():
                 reuse.next.outputs = {}  # the package and lock are behind these notes now
