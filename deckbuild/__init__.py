@@ -11,7 +11,9 @@ The pipeline, one module per stage, data passed forward:
     package  -> .apkg bytes          (genanki models, SQLite, zip)
     build    -> ties the stages together
 
-`notetypes` is the one place that knows Anki's ids, fields and templates.
+`notetypes` is the one place that knows Anki's ids, fields and templates;
+`cache` and `snapshot` remember what earlier builds made, so a build redoes
+only what changed.
 """
 
 __version__ = "0.1.0"

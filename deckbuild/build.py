@@ -4,7 +4,10 @@
     render_project(project)     Markdown -> HTML, media resolved -> Notes
     build(root)                 stamp with the lock, write dist/<deck>.apkg
 
-Each stage returns its problems as values; `build` raises them all at once.
+`build` loads incrementally: notes of files unchanged since the last build
+come from its snapshot (snapshot.py) as BuiltNotes, and the other cards are
+made into BuiltNotes as they are compiled. Each stage returns its problems
+as values; `build` raises them all at once.
 """
 
 from __future__ import annotations
