@@ -329,6 +329,7 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
                     removed=tombstones(lock, note_stamps))
     write_atomic(config.lock_path, lock_text(new_lock).encode("utf-8"))
     write_atomic(path, package)
+    del package, packed  # a big deck's: not held while the snapshot is saved
     if reuse:
         reuse.next.outputs = {str(p): stat_of(p) for p in (config.lock_path, path)}
         reuse.next.follow(notes, {m.path for n in notes if n.path not in reuse.notes for m in n.media})
