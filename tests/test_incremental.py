@@ -186,8 +186,12 @@ def test_a_check_reuses_what_the_last_one_found_and_finds_the_same(tmp_path, tru
     assert any(p.code == "W107" and p.path == "cards/c.md" for p in again.problems)
 
 
-def test_a_check_never_leaves_build_thinking_it_has_nothing_to_do(project, tmp_path):
-    """check remembers the notes it compiled; the next build must still write them."""
+@pytest.mark.parametrize("keeps_notes_over", [0, 50])
+def test_a_check_never_leaves_build_thinking_it_has_nothing_to_do(project, tmp_path, monkeypatch,
+                                                                  keeps_notes_over):
+    """check may remember the notes it compiled (0: even one); the next
+    build must still write them."""
+    monkeypatch.setattr(lint, "SAVE_NOTES_OVER", keeps_notes_over)
     (project / "cards/plain.md").write_text((project / "cards/plain.md").read_text().replace("øker", "gir"))
     check_project(project)
     mine, plain = built_as_plain(project, tmp_path, NOW + 10)
