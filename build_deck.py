@@ -42,7 +42,7 @@ def build(root: Path = ROOT, quiet: bool = typer.Option(False, "--quiet", "-q"))
     if quiet:
         return
     by_type = ", ".join(f"{n} {t}" for t, n in result.cards_by_type.items())
-    print(f"{len(result.notes)} notes, {sum(result.cards_by_type.values())} cards ({by_type}), "
+    print(f"{result.note_count} notes, {sum(result.cards_by_type.values())} cards ({by_type}), "
           f"{len(result.decks) - 1} subdecks, {len(result.media)} media files")
     for card_id in result.removed:
         print(f"note '{card_id}' was in the last build and is gone now: Anki keeps it in users' "

@@ -52,9 +52,10 @@ class Project:
     # the notes (`make_notes`); and what the load saw, for the next snapshot.
     built: list[BuiltNote] = field(default_factory=list)
     reuse: Reuse | None = None
-    # `check` only: the last check's warnings and skipped rules, when nothing
-    # they depend on has changed (the project is then not loaded at all).
-    remembered: tuple[list[tuple], dict[str, str], int] | None = None
+    # When nothing they depend on has changed since, what the last build
+    # said (BuildResult.summary) or the last check found (its warnings,
+    # skipped rules and card count); the project is then not loaded at all.
+    remembered: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -87,17 +88,30 @@ class Note:
 @dataclass(frozen=True)
 class BuildResult:
     path: Path
-    notes: list[BuiltNote]
+    note_count: int
+    cards_by_type: dict[str, int]  # note type key -> cards
     media: list[MediaFile]
     decks: list[str]
     removed: list[str] = field(default_factory=list)  # ids in the last build, gone now
+    notes: list[BuiltNote] = field(default_factory=list)  # empty when nothing was built again
 
-    @property
-    def cards_by_type(self) -> dict[str, int]:
+    @classmethod
+    def of(cls, path: Path, notes: list[BuiltNote], media: list[MediaFile], decks: list[str],
+           removed: list[str] = ()) -> BuildResult:
         counts: Counter[str] = Counter()
-        for note in self.notes:
+        for note in notes:
             counts[note.note_type.key] += len(note.ords)
-        return dict(sorted(counts.items()))
+        return cls(path, len(notes), dict(sorted(counts.items())), media, decks, list(removed), notes)
+
+    def summary(self) -> tuple:
+        """What the snapshot keeps of it, to say again when nothing changed."""
+        return (self.note_count, self.cards_by_type, [(m.name, str(m.path), m.sha1) for m in self.media],
+                self.decks)
+
+    @classmethod
+    def again(cls, path: Path, summary: tuple) -> BuildResult:
+        note_count, cards_by_type, media, decks = summary
+        return cls(path, note_count, cards_by_type, [MediaFile(n, Path(p), h) for n, p, h in media], decks)
 
 
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
@@ -125,7 +139,10 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
              if cache and incremental else None)
     if reuse:
         stats = [stat_of(path.os_path) for path in paths]
-        remembered = reuse.findings.remembered(paths, stats, config.lock_path) if reuse.findings else None
+        if make_notes:  # build: nothing to do if nothing changed since the last
+            remembered = reuse.untouched(paths, stats, [config.lock_path, config.package_path])
+        else:
+            remembered = reuse.findings.remembered(paths, stats, config.lock_path) if reuse.findings else None
         if remembered and not problems and not file_problems:
             return Project(config, [], lock, namespace, remembered=remembered), []
         paths = reuse.unchanged(paths, stats)
@@ -290,6 +307,8 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     nothing is written when nothing changed."""
     project, problems = load_project(root, cache=cache, workers=workers, incremental=True,
                                      make_notes=True, progress=progress)
+    if project.remembered:
+        return BuildResult.again(project.config.package_path, project.remembered)
     problems += render_project(project)[1]  # no cards to make: the media clashes across notes
     if any(p.is_error for p in problems):
         raise ProjectError([p for p in problems if p.is_error])
@@ -297,10 +316,12 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     notes = sorted(project.built, key=lambda n: n.path)
     path = config.package_path
     if reuse and reuse.nothing_changed([config.lock_path, path]):
+        result = BuildResult.of(path, notes, _media(notes), all_decks(config, notes))
         if reuse.read_again:  # remember their stats
             reuse.next.follow(notes, set())
+            reuse.next.summary = result.summary()
             reuse.next.save()
-        return BuildResult(path=path, notes=notes, media=_media(notes), decks=all_decks(config, notes))
+        return result
     now = build_time() if now is None else now
 
     note_stamps = stamp(known_notes(lock), {n.id: n.hash for n in notes}, now,
@@ -330,12 +351,13 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     write_atomic(config.lock_path, lock_text(new_lock).encode("utf-8"))
     write_atomic(path, package)
     del package, packed  # a big deck's: not held while the snapshot is saved
+    result = BuildResult.of(path, notes, media, deck_names, sorted(set(lock.notes) - set(note_stamps)))
     if reuse:
         reuse.next.outputs = {str(p): stat_of(p) for p in (config.lock_path, path)}
         reuse.next.follow(notes, {m.path for n in notes if n.path not in reuse.notes for m in n.media})
+        reuse.next.summary = result.summary()
         reuse.next.save()
-    removed = sorted(set(lock.notes) - set(note_stamps))
-    return BuildResult(path=path, notes=notes, media=media, decks=deck_names, removed=removed)
+    return result
 
 
 def _media(notes: list[BuiltNote]) -> list[MediaFile]:

@@ -26,7 +26,7 @@ import os
 import time
 from typing import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 from .cache import CardKeys
@@ -35,9 +35,10 @@ from .media import MediaFile
 from .notetypes import NoteType
 
 NAME = "last-build"
+NOTES = "last-build-notes"
 FINDINGS = "last-check"
 FINDINGS_BY_CARD = "last-check-cards"
-VERSION = 3
+VERSION = 4
 RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
 Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 
@@ -78,10 +79,26 @@ class Snapshot:
     settings: str  # what notes depend on besides their files
     taken: int = field(default_factory=time.time_ns)  # when the files were looked at
     files: dict[str, tuple[Stat | None, bytes]] = field(default_factory=dict)  # rel -> stat, content key
-    notes: dict[str, BuiltNote] = field(default_factory=dict)  # rel -> its note
     media_stat: dict[str, Stat | None] = field(default_factory=dict)  # media file -> stat when hashed
     outputs: dict[str, Stat | None] = field(default_factory=dict)  # lock and package, as written
-    encoded: dict[str, tuple] = field(default_factory=dict)  # notes as saved, if unchanged since
+    summary: tuple = ()  # what the build that wrote the outputs said: see build.py
+    # The notes live in a file of their own, read only when a build needs
+    # them: one that finds nothing changed never does.
+    read_notes: Callable[[], tuple[dict, dict]] | None = field(default=None, repr=False)
+
+    @cached_property
+    def _notes(self) -> tuple[dict[str, BuiltNote], dict[str, tuple]]:
+        return self.read_notes() if self.read_notes else ({}, {})
+
+    @cached_property
+    def notes(self) -> dict[str, BuiltNote]:
+        """rel -> the note it built."""
+        return self._notes[0]
+
+    @cached_property
+    def encoded(self) -> dict[str, tuple]:
+        """rel -> its note as saved, if unchanged since (saving skips encoding it again)."""
+        return self._notes[1]
 
     def outputs_unchanged(self, paths: list[Path]) -> bool:
         return bool(self.outputs) and all(self.outputs.get(str(p)) == stat_of(p) for p in paths)
@@ -94,10 +111,13 @@ class Snapshot:
                            else self.media_stat.get(str(p)) for p in paths}
 
     def save(self) -> None:
-        """Written atomically; a snapshot that can't be written is no snapshot."""
+        """Written atomically, the notes first: the file of stats names the
+        notes file it goes with (by `taken`), so a build killed between the
+        two writes leaves a pair that does not match, never a wrong one."""
         notes = {rel: self.encoded.get(rel) or _encode_note(n) for rel, n in self.notes.items()}
+        _write_signed(self.folder / NOTES, self.secret, (VERSION, self.settings, self.taken, notes))
         _write_signed(self.folder / NAME, self.secret, (VERSION, self.settings, self.taken, self.files,
-                                                        notes, self.media_stat, self.outputs))
+                                                        self.media_stat, self.outputs, self.summary))
 
 
 @dataclass
@@ -224,6 +244,21 @@ class Reuse:
         self.next.encoded[rel] = self.last.encoded[rel]
         return True
 
+    def untouched(self, paths: list[CardPath], stats: list[Stat | None], outputs: list[Path]) -> tuple | None:
+        """What the last build said, if nothing it read has changed since and
+        `outputs` are as it left them: no card file came, went or changed
+        (by a trusted stat), no image changed. Reads none of its notes."""
+        last = self.last
+        if not last.summary or len(paths) != len(last.files):
+            return None
+        for path, stat in zip(paths, stats):
+            known = last.files.get(path.rel)
+            if known is None or known[0] is None or known[0] != stat:
+                return None
+        if any(stat is None or stat_of(name) != stat for name, stat in last.media_stat.items()):
+            return None
+        return last.summary if last.outputs_unchanged(outputs) else None
+
     def nothing_changed(self, outputs: list[Path]) -> bool:
         """Whether the last build's outputs are this build's: every file's
         note was reused, no file came or went, and `outputs` are as it left them."""
@@ -278,22 +313,35 @@ def trusted_stat(stat: Stat | None, taken: int) -> Stat | None:
 
 
 def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[str, NoteType]) -> Snapshot:
-    """The last build's snapshot, or an empty one."""
+    """The last build's snapshot (its notes read when first asked for), or an empty one."""
     values = _read_signed(folder / NAME, secret)
     try:
-        version, saved_settings, taken, files, notes, media_stat, outputs = values
+        version, saved_settings, taken, files, media_stat, outputs, summary = values
         if version != VERSION or saved_settings != settings:
             raise ValueError
+        return Snapshot(folder, secret, settings, taken, files, media_stat, outputs, summary,
+                        partial(_read_notes, folder, secret, settings, taken, note_types))
+    except (ValueError, TypeError):
+        return Snapshot(folder, secret, settings)
+
+
+def _read_notes(folder: Path, secret: bytes, settings: str, taken: int,
+                note_types: dict[str, NoteType]) -> tuple[dict[str, BuiltNote], dict[str, tuple]]:
+    """The notes file that goes with a snapshot: (notes, their saved values) by card file."""
+    values = _read_signed(folder / NOTES, secret)
+    built, encoded = {}, {}
+    try:
+        version, saved_settings, saved_taken, notes = values
+        if (version, saved_settings, saved_taken) != (VERSION, settings, taken):
+            raise ValueError
         shared: dict = {}
-        built, encoded = {}, {}
         for values in notes.values():
             note, encoded_note = _decode_note(values, note_types, shared)
             built[note.path] = note
             encoded[note.path] = encoded_note
-        files = {shared.get(rel, rel): (stat, key) for rel, (stat, key) in files.items()}
-        return Snapshot(folder, secret, settings, taken, files, built, media_stat, outputs, encoded)
     except (ValueError, TypeError, KeyError, IndexError):
-        return Snapshot(folder, secret, settings)
+        return {}, {}
+    return built, encoded
 
 
 def _write_signed(path: Path, secret: bytes, values: tuple) -> None:

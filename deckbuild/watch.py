@@ -40,7 +40,7 @@ def rebuild(root: Path, clock: Callable[[], float] = time.time) -> Status:
         errors = [p for p in err.problems if p.is_error]
         return Status(False, f"{when} {len(errors)} error(s); the last good package is kept", err.problems)
     cards = sum(result.cards_by_type.values())
-    return Status(True, f"{when} built {len(result.notes)} notes, {cards} cards, {len(result.media)} media "
+    return Status(True, f"{when} built {result.note_count} notes, {cards} cards, {len(result.media)} media "
                         f"files -> {result.path.relative_to(result.path.parent.parent).as_posix()} "
                         f"({clock() - started:.1f} s)")
 

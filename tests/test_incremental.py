@@ -61,7 +61,7 @@ def test_a_build_with_nothing_to_do_writes_nothing(project):
     before = stats(project)
     result = build(project, now=NOW + 10)
     assert all(same_file(a, b) for a, b in zip(before, stats(project)))
-    assert len(result.notes) == 4 and result.cards_by_type == {"basic": 1, "cloze": 2, "reversed": 2,
+    assert result.note_count == 4 and result.cards_by_type == {"basic": 1, "cloze": 2, "reversed": 2,
                                                                 "type-in": 1}
     assert [m.name for m in result.media] == ["bilder-prikk.png"]
 
@@ -125,7 +125,7 @@ def test_a_changed_image_updates_the_notes_that_show_it(project):
 
 
 def test_a_tampered_snapshot_is_never_used(project, tmp_path):
-    path = project / CACHE_DIR / snapshot.NAME
+    path = project / CACHE_DIR / snapshot.NOTES  # where the notes are kept
     data = path.read_bytes()
     assert "øker".encode() in data
     path.write_bytes(data.replace("øker".encode(), "<b>x</b>".encode()))
@@ -252,3 +252,26 @@ def test_the_duplicate_rules_run_again_only_when_a_question_changed(tmp_path, tr
     assert len(runs) == 2
     assert again == fresh_check(root, tmp_path, monkeypatch)
     assert any(p.code == "W107" and p.path == "cards/c.md" for p in again.problems)
+
+
+def test_a_build_with_nothing_to_do_reads_no_notes(project, monkeypatch):
+    """It says what the last build said, from the snapshot's small file alone."""
+    def no_notes(*args):
+        raise AssertionError("the notes were read")
+    monkeypatch.setattr(snapshot, "_read_notes", no_notes)
+    result = build(project, now=NOW + 10)
+    assert (result.note_count, result.cards_by_type) == (4, {"basic": 1, "cloze": 2, "reversed": 2, "type-in": 1})
+    assert [m.name for m in result.media] == ["bilder-prikk.png"] and result.decks[0] == "Test deck"
+
+
+def test_a_snapshot_cut_off_between_its_two_files_is_a_full_build(project, tmp_path):
+    """Notes from one build beside the stats of the next (a build killed
+    between the writes) never go together."""
+    notes = project / CACHE_DIR / snapshot.NOTES
+    old_notes = notes.read_bytes()
+    (project / "cards/plain.md").write_text((project / "cards/plain.md").read_text().replace("øker", "gir"))
+    build(project, now=NOW + 5)
+    notes.write_bytes(old_notes)
+    (project / PACKAGE).unlink()
+    mine, plain = built_as_plain(project, tmp_path, NOW + 10)
+    assert mine == plain
