@@ -1,11 +1,13 @@
-"""What the last build saw and made, so the next one reads only what changed.
+"""What the last build and check saw and made, so the next ones read only what changed.
 
 `.build-deck-cache/last-build` keeps, per card file, its stat (size, mtime,
-ctime, inode), its content key (cache.py) and the note it built: a
-BuiltNote, rendered, its media flattened and hashed, all the lock and the
-package need. A build reuses the note of a file whose stat and media are
-unchanged without reading it; a file with a new stat is read, and if its text
-is the same (a `touch`, a git checkout) its note is reused all the same.
+ctime, inode) and its content key (cache.py); `last-build-notes` the note
+each built: a BuiltNote, rendered, its media flattened and hashed, all the
+lock and the package need. A build reuses the note of a file whose stat and
+media are unchanged without reading it; a file with a new stat is read, and
+if its text is the same (a `touch`, a git checkout) its note is reused all
+the same. When nothing changed, the notes are not read at all.
+`last-check` and `last-check-cards` keep what `check` found (Findings).
 
 Like git's index, a stat taken in the same instant as the file was written
 is not trusted: a coarse clock could let a second write keep the stat. Such
@@ -24,10 +26,10 @@ import hmac
 import marshal
 import os
 import time
-from typing import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
+from typing import Callable
 
 from .cache import CardKeys
 from .files import CardFile, CardPath
@@ -165,13 +167,7 @@ class Findings:
         if not self.report:
             return None
         files, lock_stat, media, warnings, skipped = self.report
-        if len(files) != len(paths) or stat_of(lock) != lock_stat:
-            return None
-        for path, stat in zip(paths, stats):
-            known = files.get(path.rel)
-            if known is None or known != stat:
-                return None
-        if any(stat_of(name) != stat for name, stat in media.items()):
+        if stat_of(lock) != lock_stat or not _all_unchanged(paths, stats, files, media):
             return None
         return warnings, skipped, len(files)
 
@@ -249,15 +245,10 @@ class Reuse:
         `outputs` are as it left them: no card file came, went or changed
         (by a trusted stat), no image changed. Reads none of its notes."""
         last = self.last
-        if not last.summary or len(paths) != len(last.files):
+        if not last.summary or not last.outputs_unchanged(outputs):
             return None
-        for path, stat in zip(paths, stats):
-            known = last.files.get(path.rel)
-            if known is None or known[0] is None or known[0] != stat:
-                return None
-        if any(stat is None or stat_of(name) != stat for name, stat in last.media_stat.items()):
-            return None
-        return last.summary if last.outputs_unchanged(outputs) else None
+        files = {rel: stat for rel, (stat, _) in last.files.items()}
+        return last.summary if _all_unchanged(paths, stats, files, last.media_stat) else None
 
     def nothing_changed(self, outputs: list[Path]) -> bool:
         """Whether the last build's outputs are this build's: every file's
@@ -273,6 +264,15 @@ class Reuse:
     def live_keys(self) -> list[bytes]:
         """The content keys of every card file seen (once `same_text` has run)."""
         return [key for _, key in self.next.files.values() if key]
+
+
+def _all_unchanged(paths: list[CardPath], stats: list[Stat | None], files: dict[str, Stat | None],
+                   media: dict[str, Stat | None]) -> bool:
+    """Whether the card files are those of `files`, each with the stat it
+    had then, and the media files too (a stat not trusted then counts as changed)."""
+    return (len(paths) == len(files)
+            and all(stat is not None and files.get(path.rel) == stat for path, stat in zip(paths, stats))
+            and all(stat is not None and stat_of(name) == stat for name, stat in media.items()))
 
 
 def _encode_note(n: BuiltNote) -> tuple:
