@@ -26,7 +26,7 @@ import os
 import secrets
 import sqlite3
 import sys
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Iterator
@@ -77,11 +77,14 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
         keys = [keyed(f) for f in files]
     compiled: list = [None] * len(files)
     shared: dict = {}
+
+    def take(entry: bytes):
+        card_and_fields = decode(entry, note_types, shared)
+        return finish(*card_and_fields) if finish else card_and_fields
+
     if cache:
         for i, entry in cache.lookup(keys):
-            compiled[i] = decode(entry, note_types, shared)
-            if finish:
-                compiled[i] = finish(*compiled[i])
+            compiled[i] = take(entry)
     missing = [i for i, found in enumerate(compiled) if found is None]
     problems, fresh = [], []
     for done, (i, (entry, file_problems)) in enumerate(zip(missing, compile_files(
@@ -91,9 +94,7 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
         problems += file_problems
         if entry is not None:
             fresh.append((keys[i], entry))
-            compiled[i] = decode(entry, note_types, shared)
-            if finish:
-                compiled[i] = finish(*compiled[i])
+            compiled[i] = take(entry)
         if cache and len(fresh) >= SAVE_BATCH:  # stored while the workers compile the rest
             cache.add(fresh)
             fresh = []
@@ -202,6 +203,7 @@ def _markdown_version_file() -> bytes:
     return (Path(spec.submodule_search_locations[0]) / "__meta__.py").read_bytes()
 
 
+@lru_cache(maxsize=None)  # build, check and the card keys each ask, for mostly the same files
 def code_digest(module_name: str) -> str:
     """A hash of the source of a module and of the package's modules it uses."""
     h = hashlib.sha1()
