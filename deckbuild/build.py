@@ -48,8 +48,8 @@ class Project:
     namespace: str
     rendered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # card path -> fields as HTML
     # Notes already built, not in `cards`: of files unchanged since the last
-    # build (incremental loads), and all the others where the workers made
-    # the notes (`make_notes`); and what the load saw, for the next snapshot.
+    # build (incremental loads), and with `make_notes` all the others, made
+    # as they were compiled; and what the load saw, for the next snapshot.
     built: list[BuiltNote] = field(default_factory=list)
     reuse: Reuse | None = None
     # When nothing they depend on has changed since, what the last build

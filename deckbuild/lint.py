@@ -153,9 +153,9 @@ def lint_settings(config: DeckConfig, limits: Limits) -> str:
 
 @dataclass(slots=True)
 class CardLint:
-    """What one card gave a check, kept between checks in the build
-    snapshot: its own rules' findings, and its prompts, which the rules
-    across cards compare."""
+    """What one card gave a check, kept between checks (snapshot.Findings):
+    its own rules' findings, and its prompts, which the rules across cards
+    compare."""
 
     path: str
     ignore: tuple[str, ...]  # codes the card switches off
@@ -171,14 +171,14 @@ def _encoded_problem(p: Problem) -> tuple:
     return p.path, p.line, p.message, p.col, p.code, p.severity
 
 
-def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Limits()) -> tuple:
+def card_findings(note: Note, limits: Limits = Limits()) -> tuple:
     """What a card's own rules find, spelling aside: (warnings as values,
     prompts, the words of each field to spell-check)."""
-    if card.retired:
+    if note.card.retired:
         return (), (), {}
-    text = CardText.of(Note(card, "", fields_html, "", card.tags, ()))
+    text = CardText.of(note)
     warnings = [p for rule in CARD_RULES for p in rule(text, limits)] + unknown_ignores(text)
-    to_spell = {} if SPELLING in card.ignore else {name: words(t) for name, t in text.text.items()}
+    to_spell = {} if SPELLING in note.card.ignore else {name: words(t) for name, t in text.text.items()}
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 
@@ -186,7 +186,7 @@ def lint_cards(notes: list[Note], config: DeckConfig, limits: Limits = Limits(),
                spell: Callable = misspelled) -> tuple[list[CardLint], dict[str, str]]:
     """What each card's own rules find, with spelling looked up once for
     all; and the rules that could not run (code -> why)."""
-    per_card = [(n, card_findings(n.card, n.fields, limits)) for n in notes]
+    per_card = [(n, card_findings(n, limits)) for n in notes]
     skipped, unknown = {}, frozenset()
     if SPELLING not in config.ignore:
         vocabulary = {w for _, (_, _, to_spell) in per_card for ws in to_spell.values() for w in ws}
