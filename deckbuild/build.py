@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import genanki
 
@@ -26,8 +26,8 @@ from .cache import CACHE_DIR, CardKeys, code_digest, compile_cards, user_secret
 from .cards import Card
 from .config import DeckConfig, load_config
 from .custom_types import load_note_types
-from .files import find_card_files, read_cards
-from .lock import (Lock, build_time, content_hash, id_problems, known_notes, lock_text, notetype_hash,
+from .files import find_card_files, os_paths, read_cards
+from .lock import (Lock, build_time, content_hash, id_problems, known_notes, lock_chunks, notetype_hash,
                    read_lock, stamp, tombstones)
 from .media import MediaFile
 from .notetypes import BUILTIN, CLOZE, NoteType, card_ords
@@ -138,7 +138,7 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     reuse = (_reuse(config, namespace, note_types, lint_settings(config) if lint_settings else None)
              if cache and incremental else None)
     if reuse:
-        stats = [stat_of(path.os_path) for path in paths]
+        stats = [stat_of(path) for path in os_paths(config.root, paths)]
         if make_notes:  # build: nothing to do if nothing changed since the last
             remembered = reuse.untouched(paths, stats, [config.lock_path, config.package_path])
         else:
@@ -337,20 +337,24 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
                         config.description if name == config.name else "")
              for name in deck_names]
     ids = {d.name: d.id for d in decks}
-    packed = [PackedNote(
-        id=note_stamps[n.id].added, guid=n.guid, note_type=n.note_type, fields=n.fields,
-        tags=n.tags, deck_id=ids[n.deck], mod=note_stamps[n.id].mod, ords=n.ords, checksum=n.checksum,
-    ) for n in notes]
+
+    def packed() -> Iterator[PackedNote]:
+        for n in notes:
+            note_stamp = note_stamps[n.id]
+            yield PackedNote(id=note_stamp.added, guid=n.guid, note_type=n.note_type, fields=n.fields,
+                             tags=n.tags, deck_id=ids[n.deck], mod=note_stamp.mod, ords=n.ords,
+                             checksum=n.checksum)
+
     media = _media(notes)
-    package = apkg_bytes(packed, decks, {int(k): s.mod for k, s in type_stamps.items()}, media)
+    package = apkg_bytes(packed, decks, {t: type_stamps[str(t.id)].mod for t in types}, media)
     # The lock first: killed in between, the lock is ahead of the package,
     # never behind one users may have imported (its mods must stay the newest).
     new_lock = Lock(namespace=project.namespace, notes=note_stamps, notetypes=type_stamps,
                     schemas={str(t.id): t.schema for t in types},
                     removed=tombstones(lock, note_stamps))
-    write_atomic(config.lock_path, lock_text(new_lock).encode("utf-8"))
+    write_atomic(config.lock_path, (piece.encode("utf-8") for piece in lock_chunks(new_lock)))
     write_atomic(path, package)
-    del package, packed  # a big deck's: not held while the snapshot is saved
+    del package  # a big deck's: not held while the snapshot is saved
     result = BuildResult.of(path, notes, media, deck_names, sorted(set(lock.notes) - set(note_stamps)))
     if reuse:
         reuse.next.outputs = {str(p): stat_of(p) for p in (config.lock_path, path)}

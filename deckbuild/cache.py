@@ -49,7 +49,8 @@ PARALLEL_MIN = 400  # fewer files to compile than this: one process is faster
 # Card attributes by position in an entry (the fingerprint covers cards.py,
 # so a change to Card makes new keys).
 CARD_FIELDS = [f.name for f in dataclasses.fields(Card)]
-NOTE_TYPE, FIELDS, SOURCE = (CARD_FIELDS.index(name) for name in ("note_type", "fields", "source"))
+ID, NOTE_TYPE, FIELDS, SOURCE, PATH = (CARD_FIELDS.index(name)
+                                       for name in ("id", "note_type", "fields", "source", "path"))
 TUPLE_FIELDS = [i for i, f in enumerate(dataclasses.fields(Card)) if str(f.type).startswith("tuple")]
 DICT_FIELDS = [i for i, f in enumerate(dataclasses.fields(Card)) if str(f.type).startswith("dict")]
 
@@ -68,7 +69,8 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     every file of the project, if more than `files` (the cache keeps them).
     Each card comes as (Card, its fields as HTML), or with `finish` (a
     function of the two) as what `finish` makes of it as it comes in, so
-    the Cards need not all be held at once."""
+    the Cards need not all be held at once. `files` is emptied: each file's
+    text is let go once handed to be compiled."""
     if not files:
         return [], []
     cache = CardCache.open(root) if root is not None else None
@@ -86,9 +88,11 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
         for i, entry in cache.lookup(keys):
             compiled[i] = take(entry)
     missing = [i for i, found in enumerate(compiled) if found is None]
+    todo = [files[i] for i in missing]
+    files.clear()
     problems, fresh = [], []
     for done, (i, (entry, file_problems)) in enumerate(zip(missing, compile_files(
-            [files[i] for i in missing], note_types, trusted, workers)), 1):
+            todo, note_types, trusted, workers)), 1):
         if progress:
             progress(done, len(missing))
         problems += file_problems
@@ -108,20 +112,29 @@ def compile_files(files: list[CardFile], note_types: dict[str, NoteType], truste
                   workers: int | None = None) -> Iterator[tuple[bytes | None, list[Problem]]]:
     """`compile_file` for each file, in order, in chunks over worker
     processes; yielded as chunks finish, so the caller takes one chunk in
-    while the workers compile the next."""
+    while the workers compile the next. `files` is emptied as chunks are
+    handed out: a big deck's texts are never all held with what they
+    compiled to."""
     if workers is None:
         workers = (os.cpu_count() or 1) if len(files) >= PARALLEL_MIN else 1
     work = partial(_compile_chunk, note_types=note_types, trusted=trusted)
     if workers <= 1 or len(files) <= 1:
-        yield from work(files)
+        for chunk in _handed_out(files, SAVE_BATCH):
+            yield from work(chunk)
         return
     import multiprocessing  # here: a warm build compiles nothing, and its import costs
 
     size = max(1, -(-len(files) // (workers * 8)))
-    chunks = [files[i:i + size] for i in range(0, len(files), size)]
     with multiprocessing.Pool(workers) as pool:
-        for chunk in pool.imap(work, chunks):
+        for chunk in pool.imap(work, _handed_out(files, size)):
             yield from chunk
+
+
+def _handed_out(files: list, size: int) -> Iterator[list]:
+    """`files` in chunks of `size`, in order, each let go of as it is taken."""
+    files.reverse()
+    while files:
+        yield [files.pop() for _ in range(min(size, len(files)))]
 
 
 def _compile_chunk(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool) -> list[tuple[bytes | None, list[Problem]]]:
@@ -152,11 +165,12 @@ def decode(entry: bytes, note_types: dict[str, NoteType], shared: dict | None = 
     """The card and its HTML, lean: a 100,000-card deck holds them all at once,
     so equal values are one object: HTML and its Markdown, `source` and the
     Source field, and (through `shared`, one per build) tags, subdecks,
-    sources and field names across cards."""
+    sources and field names across cards; its id and path are interned."""
     shared = {} if shared is None else shared
     values, html = marshal.loads(entry)
     values = list(values)
     note_type = values[NOTE_TYPE] = note_types[values[NOTE_TYPE]]
+    values[ID], values[PATH] = sys.intern(values[ID]), sys.intern(values[PATH])  # as the lock's and snapshot's
     for i in TUPLE_FIELDS:
         if values[i] is not None:
             values[i] = shared.setdefault(values[i], values[i])

@@ -9,11 +9,14 @@ read (a named pipe would block the build forever).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from .problems import Problem
 
@@ -74,9 +77,9 @@ def _is_dir(entry: os.DirEntry) -> bool:
 class CardPath:
     """A card file found, not yet read."""
 
-    rel: str  # path relative to the project root, with '/'
-    folders: tuple[str, ...]
-    os_path: str
+    rel: str  # path relative to the project root, with '/'; interned: the lock and
+    # the snapshot name it too, and a big deck's would otherwise hold it four times
+    folders: tuple[str, ...]  # one tuple per folder, shared by its files
 
 
 def find_card_files(root: Path, cards_dir: Path) -> tuple[list[CardPath], list[Problem]]:
@@ -87,9 +90,16 @@ def find_card_files(root: Path, cards_dir: Path) -> tuple[list[CardPath], list[P
                                        "inside the deck project are built")]
     found, refused = find_card_paths(cards_dir)
     problems = [Problem(_printable(f"{prefix}/{'/'.join(parts)}"), 0, why) for parts, why in refused]
-    folder = os.fspath(cards_dir)  # joined as strings: os.path.join costs as much as a read
-    return [CardPath(f"{prefix}/{'/'.join(parts)}", parts[:-1], os.sep.join((folder, *parts)))
+    folders: dict[tuple[str, ...], tuple[str, ...]] = {}
+    return [CardPath(sys.intern(f"{prefix}/{'/'.join(parts)}"), folders.setdefault(parts[:-1], parts[:-1]))
             for parts in found], problems
+
+
+def os_paths(root: Path, paths: list[CardPath]) -> Iterator[str]:
+    """Where each card file is, for the OS. (Joined as strings: os.path.join
+    costs as much as a read.)"""
+    prefix = os.fspath(root) + os.sep
+    return (prefix + path.rel for path in paths)
 
 
 def read_card_files(root: Path, cards_dir: Path) -> tuple[list[CardFile], list[Problem]]:
@@ -101,8 +111,8 @@ def read_card_files(root: Path, cards_dir: Path) -> tuple[list[CardFile], list[P
 def read_cards(root: Path, paths: list[CardPath]) -> tuple[list[CardFile], list[Problem]]:
     files, problems = [], []
     real_root = os.path.realpath(root)
-    for path in paths:
-        data, why = _read(path.os_path, real_root)
+    for path, os_path in zip(paths, os_paths(root, paths)):
+        data, why = _read(os_path, real_root)
         if why is None and BAD_NAME.search(path.rel):
             why = "a file or folder name with a control character or bytes that aren't UTF-8: rename it"
         if why is not None:
@@ -116,17 +126,20 @@ def read_cards(root: Path, paths: list[CardPath]) -> tuple[list[CardFile], list[
     return files, problems
 
 
+READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # opening a link then fails: one call tells a link
+
+
 def _read(path: str, real_root: str) -> tuple[bytes, str | None]:
     """The bytes of a card file, or why it can't be read."""
-    if os.path.islink(path) and not _inside(path, real_root):
-        return b"", ("is a link to a file outside the project: only files inside the deck "
-                     "project are built; copy the file in")
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        # A bare descriptor, not a file object: its buffer costs more than
-        # the read of a card file (and a build reads thousands).
-        fd = os.open(path, flags)
+        fd = _open(path, real_root)
+        if fd is None:
+            return b"", ("is a link to a file outside the project: only files inside the deck "
+                         "project are built; copy the file in")
         try:
+            # A bare descriptor, not a file object: its buffer costs more than
+            # the read of a card file (and a build reads thousands).
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 return b"", "is not a regular file"
@@ -145,14 +158,29 @@ def _read(path: str, real_root: str) -> tuple[bytes, str | None]:
     return data, None
 
 
+def _open(path: str, real_root: str) -> int | None:
+    """A descriptor to read the file by; None for a link to outside the project."""
+    if NO_FOLLOW:
+        try:
+            return os.open(path, READ_FLAGS | NO_FOLLOW)
+        except OSError as err:
+            if err.errno != errno.ELOOP:  # not a link
+                raise
+    if os.path.islink(path) and not _inside(path, real_root):
+        return None
+    return os.open(path, READ_FLAGS)
+
+
 def _read_up_to(fd: int, size: int) -> bytes:
-    """`size` bytes, fewer only where the file ends (a read may return less)."""
+    """`size` bytes, fewer where the file ends: a regular file reads short
+    only at its end, so a short read ends it (one read for a card file)."""
     data = b""
     while len(data) < size:
-        chunk = os.read(fd, size - len(data))
-        if not chunk:
-            break
+        wanted = size - len(data)
+        chunk = os.read(fd, wanted)
         data += chunk
+        if len(chunk) < wanted:
+            break
     return data
 
 

@@ -20,9 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 from .problems import Problem
 
@@ -74,7 +76,7 @@ def read_lock(path: Path) -> tuple[Lock, list[Problem]]:
             raise ValueError("'namespace' is not text")
         return Lock(
             namespace=data.get("namespace"),
-            notes={k: _stamp(v) for k, v in data.get("notes", {}).items()},
+            notes={sys.intern(k): _stamp(v) for k, v in data.get("notes", {}).items()},
             notetypes={k: _stamp(v, note=False) for k, v in data.get("notetypes", {}).items()},
             schemas={k: _schema(v) for k, v in data.get("notetypes", {}).items()},
             removed={k: _stamp(v) for k, v in data.get("removed", {}).items()},
@@ -99,7 +101,8 @@ def _stamp(value, note: bool = True) -> Stamp:
     if not (type(hash_) is str and type(path) is str and type(mod) is int and type(added) is int
             and 0 <= mod < LIMIT and 0 <= added < LIMIT):
         raise ValueError(f"bad entry {json.dumps(value, ensure_ascii=False)[:80]}")
-    return Stamp(hash_, mod, added, path)
+    # Interned: a build's notes name the same ids, hashes and files.
+    return Stamp(sys.intern(hash_), mod, added, sys.intern(path))
 
 
 def _schema(value) -> dict:
@@ -188,12 +191,12 @@ def seed_lock(namespace: str, notes: dict[str, Stamp], note_types: dict) -> Lock
 
 def lock_text(lock: Lock) -> str:
     """JSON with one entry per line, so git diffs and merges stay readable."""
+    return "".join(lock_chunks(lock))
 
-    def entries(lines: list[str]) -> str:
-        return "{\n" + ",\n".join(lines) + "\n  }" if lines else "{}"
 
-    def notes(stamps: dict[str, Stamp]) -> list[str]:
-        return [note_line(k, s) for k, s in sorted(stamps.items())]
+def lock_chunks(lock: Lock, lines: int = 2000) -> Iterator[str]:
+    """`lock_text` in pieces of about `lines` lines: a big deck's lock is
+    written without ever being held whole."""
 
     def note_line(key: str, s: Stamp) -> str:
         # What _ENTRY.encode gives for the entry as a dict, spelled out: a
@@ -201,14 +204,25 @@ def lock_text(lock: Lock) -> str:
         path = f', "path": {_ENTRY.encode(s.path)}' if s.path else ""
         return f'    {json.dumps(key)}: {{"added": {s.added}, "hash": {_ENTRY.encode(s.hash)}, "mod": {s.mod}{path}}}'
 
+    def entries(name: str, items: list[str] | dict[str, Stamp], last: bool = False) -> Iterator[str]:
+        end = "\n" if last else ",\n"
+        if not items:
+            yield f'  "{name}": {{}}{end}'
+            return
+        keys = sorted(items) if isinstance(items, dict) else None
+        yield f'  "{name}": {{\n'
+        for start in range(0, len(items), lines):
+            part = (keys[start:start + lines] if keys is not None else items[start:start + lines])
+            text = ",\n".join(note_line(k, items[k]) for k in part) if keys is not None else ",\n".join(part)
+            yield text + (",\n" if start + lines < len(items) else "\n")
+        yield "  }" + end
+
     notetypes = [f"    {json.dumps(k)}: {_ENTRY.encode({'hash': s.hash, 'mod': s.mod, 'schema': lock.schemas[k]})}"
                  for k, s in sorted(lock.notetypes.items())]
-    return (
-        "{\n"
-        f'  "version": {LOCK_VERSION},\n'
-        f'  "namespace": {json.dumps(lock.namespace, ensure_ascii=False)},\n'
-        f'  "notetypes": {entries(notetypes)},\n'
-        f'  "notes": {entries(notes(lock.notes))}'
-        + (f',\n  "removed": {entries(notes(lock.removed))}' if lock.removed else "")
-        + "\n}\n"
-    )
+    yield (f'{{\n  "version": {LOCK_VERSION},\n'
+           f'  "namespace": {json.dumps(lock.namespace, ensure_ascii=False)},\n')
+    yield from entries("notetypes", notetypes)
+    yield from entries("notes", lock.notes, last=not lock.removed)
+    if lock.removed:
+        yield from entries("removed", lock.removed, last=True)
+    yield "}\n"

@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import genanki
 from genanki.apkg_col import APKG_COL
@@ -74,15 +75,17 @@ def note_guid(namespace: str, card_id: str) -> str:
     return "".join(reversed(digits))
 
 
-def write_collection(path: Path, notes: list[PackedNote], decks: list[PackedDeck], notetype_mods: dict[int, int]) -> None:
+def write_collection(path: Path, notes: Callable[[], Iterable[PackedNote]], decks: list[PackedDeck],
+                     notetypes: dict[NoteType, int]) -> None:
+    """The collection of `notes` (asked afresh for each pass over them: a
+    big deck's are never all made at once) of `notetypes` (-> their mod)."""
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
     db.executescript(TABLES)
     db.executescript(APKG_COL)
     main_deck = decks[0].id
-    types = {n.note_type.id: n.note_type for n in notes}  # by id: cheaper than hashing NoteTypes
-    models = {str(i): types[i].to_anki_json(notetype_mods[i], main_deck) for i in sorted(types)}
+    models = {str(t.id): t.to_anki_json(mod, main_deck) for t, mod in notetypes.items()}
     deck_json = json.loads(db.execute("SELECT decks FROM col").fetchone()[0])
     for deck in decks:
         deck_json[str(deck.id)] = genanki.Deck(deck.id, deck.name, deck.description).to_json()
@@ -91,19 +94,21 @@ def write_collection(path: Path, notes: list[PackedNote], decks: list[PackedDeck
     db.executemany("INSERT INTO notes VALUES (?,?,?,?,-1,?,?,?,?,0,'')", (
         (n.id, n.guid, n.note_type.id, n.mod, f" {' '.join(n.tags)} " if n.tags else "",
          "\x1f".join(n.fields), sort_field(n.fields[0]), n.checksum)
-        for n in notes
+        for n in notes()
     ))
+    (first_id,) = db.execute("SELECT min(id) FROM notes").fetchone()
     db.executemany("INSERT INTO cards VALUES (?,?,?,?,?,-1,0,0,?,0,0,0,0,0,0,0,0,'')",
-                   _card_rows(notes))
+                   _card_rows(notes(), first_id or 0))
     db.executescript(INDEXES)
     db.commit()
     db.close()
 
 
-def _card_rows(notes: list[PackedNote]):
+def _card_rows(notes: Iterable[PackedNote], first_id: int) -> Iterator[tuple]:
     """Card ids only need to be unique in the package (Anki matches cards by
-    note and template); new cards are shown in card-file order."""
-    card_id = min((n.id for n in notes), default=0)
+    note and template): from the first note's id on. New cards are shown in
+    card-file order."""
+    card_id = first_id
     for position, note in enumerate(notes, 1):
         for ord_ in note.ords:
             yield card_id, note.id, note.deck_id, ord_, note.mod, position
@@ -121,15 +126,15 @@ def checksum(html: str) -> int:
     return int(hashlib.sha1(sort_field(html).encode("utf-8")).hexdigest()[:8], 16)
 
 
-def apkg_bytes(notes: list[PackedNote], decks: list[PackedDeck], notetype_mods: dict[int, int],
-               media: list[MediaFile]) -> bytes:
+def apkg_bytes(notes: Callable[[], Iterable[PackedNote]], decks: list[PackedDeck],
+               notetypes: dict[NoteType, int], media: list[MediaFile]) -> bytes:
     """The collection and the media, zipped with fixed timestamps and order,
     so equal input gives equal bytes. The collection is built in a temporary
     file, not in memory: for 100,000 notes it holds 45 MB."""
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="build-deck-") as tmp, zipfile.ZipFile(buffer, "w") as apkg:
         collection = Path(tmp) / "collection.anki2"
-        write_collection(collection, notes, decks, notetype_mods)
+        write_collection(collection, notes, decks, notetypes)
         with collection.open("rb") as source, apkg.open(_info("collection.anki2"), "w") as target:
             shutil.copyfileobj(source, target, 1 << 20)
         ordered = sorted(media, key=lambda m: m.name)
@@ -147,9 +152,10 @@ def _info(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Readers see the old file or the new one, never half of one, even
-    after a crash or power cut (file and folder are synced). The temp file
+    after a crash or power cut (file and folder are synced). `data` may come
+    in pieces, so a big file need never be held whole. The temp file
     is named after this process, so a later build can tell a killed build's
     leftovers from a running one's and remove them."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +163,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for piece in (data,) if isinstance(data, bytes) else data:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

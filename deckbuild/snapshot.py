@@ -25,11 +25,14 @@ import hashlib
 import hmac
 import marshal
 import os
+import struct
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property, partial
+from itertools import chain
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 from .cache import CardKeys
 from .files import CardFile, CardPath
@@ -40,9 +43,13 @@ NAME = "last-build"
 NOTES = "last-build-notes"
 FINDINGS = "last-check"
 FINDINGS_BY_CARD = "last-check-cards"
-VERSION = 4
+VERSION = 6
+BLOCK = 1 << 20  # the notes file is read in blocks of this
 RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
-Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+# A file's size, mtime_ns, ctime_ns and inode, packed: a big deck's
+# snapshot holds one per card file, and four ints in a tuple take three times the room.
+STAT = struct.Struct("<QqqQ")
+Stat = bytes
 
 
 # slots, not frozen: a big deck holds 100,000, and a frozen dataclass costs
@@ -71,7 +78,7 @@ def stat_of(path: str | Path) -> Stat | None:
         info = os.stat(path)
     except (OSError, ValueError):
         return None
-    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+    return STAT.pack(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
 @dataclass
@@ -86,21 +93,12 @@ class Snapshot:
     summary: tuple = ()  # what the build that wrote the outputs said: see build.py
     # The notes live in a file of their own, read only when a build needs
     # them: one that finds nothing changed never does.
-    read_notes: Callable[[], tuple[dict, dict]] | None = field(default=None, repr=False)
-
-    @cached_property
-    def _notes(self) -> tuple[dict[str, BuiltNote], dict[str, tuple]]:
-        return self.read_notes() if self.read_notes else ({}, {})
+    read_notes: Callable[[], dict[str, BuiltNote]] | None = field(default=None, repr=False)
 
     @cached_property
     def notes(self) -> dict[str, BuiltNote]:
         """rel -> the note it built."""
-        return self._notes[0]
-
-    @cached_property
-    def encoded(self) -> dict[str, tuple]:
-        """rel -> its note as saved, if unchanged since (saving skips encoding it again)."""
-        return self._notes[1]
+        return self.read_notes() if self.read_notes else {}
 
     def outputs_unchanged(self, paths: list[Path]) -> bool:
         return bool(self.outputs) and all(self.outputs.get(str(p)) == stat_of(p) for p in paths)
@@ -116,8 +114,8 @@ class Snapshot:
         """Written atomically, the notes first: the file of stats names the
         notes file it goes with (by `taken`), so a build killed between the
         two writes leaves a pair that does not match, never a wrong one."""
-        notes = {rel: self.encoded.get(rel) or _encode_note(n) for rel, n in self.notes.items()}
-        _write_signed(self.folder / NOTES, self.secret, (VERSION, self.settings, self.taken, notes))
+        _write_records(self.folder / NOTES, self.secret, (VERSION, self.settings, self.taken),
+                       map(_encode_note, self.notes.values()))
         _write_signed(self.folder / NAME, self.secret, (VERSION, self.settings, self.taken, self.files,
                                                         self.media_stat, self.outputs, self.summary))
 
@@ -237,7 +235,6 @@ class Reuse:
                 return False
             self.next_findings.cards[rel] = found
         self.notes[rel] = note
-        self.next.encoded[rel] = self.last.encoded[rel]
         return True
 
     def untouched(self, paths: list[CardPath], stats: list[Stat | None], outputs: list[Path]) -> tuple | None:
@@ -281,21 +278,17 @@ def _encode_note(n: BuiltNote) -> tuple:
             tuple((m.name, str(m.path), m.sha1) for m in n.media), n.hash, n.checksum)
 
 
-def _decode_note(values: tuple, note_types: dict[str, NoteType], shared: dict) -> tuple[BuiltNote, tuple]:
-    """`_encode_note` undone, and its values again, lean: equal paths, decks,
-    tags and media files are one object across notes (`shared`, one per load:
-    a 100,000-note deck holds them all)."""
+def _decode_note(values: tuple, note_types: dict[str, NoteType], shared: dict) -> BuiltNote:
+    """`_encode_note` undone, lean: equal decks, tags and media files are
+    one object across notes (`shared`, one per load: a 100,000-note deck
+    holds them all), and its id, path and hash are one with the lock's."""
     id_, path, id_line, guid, type_key, fields, deck, tags, ords, media, hash_, checksum_ = values
     same = shared.setdefault
-    path, deck, tags = same(path, path), same(deck, deck), same(tags, tags)
-    if media:
-        media = tuple(same(m, m) for m in media)
-        files = tuple(same(("file",) + m, MediaFile(m[0], Path(m[1]), m[2])) for m in media)
-    else:
-        files = ()
-    values = (id_, path, id_line, guid, type_key, fields, deck, tags, ords, media, hash_, checksum_)
+    id_, path, hash_ = sys.intern(id_), sys.intern(path), sys.intern(hash_)  # as the lock's
+    deck, tags, ords = same(deck, deck), same(tags, tags), same(ords, ords)
+    files = tuple(same(("file",) + m, MediaFile(m[0], Path(m[1]), m[2])) for m in media) if media else ()
     return BuiltNote(id_, path, id_line, guid, note_types[type_key], fields, deck, tags, ords, files,
-                     hash_, checksum_), values
+                     hash_, checksum_)
 
 
 def _media_unchanged(note: BuiltNote, then: dict[str, Stat], now: dict[Path, Stat | None]) -> bool:
@@ -309,7 +302,10 @@ def _media_unchanged(note: BuiltNote, then: dict[str, Stat], now: dict[Path, Sta
 
 def trusted_stat(stat: Stat | None, taken: int) -> Stat | None:
     """The stat to remember: none for a file written too close to `taken`."""
-    return stat if stat is not None and stat[1] < taken - RACY_NS and stat[2] < taken - RACY_NS else None
+    if stat is None:
+        return None
+    _, mtime, ctime, _ = STAT.unpack(stat)
+    return stat if mtime < taken - RACY_NS and ctime < taken - RACY_NS else None
 
 
 def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[str, NoteType]) -> Snapshot:
@@ -319,6 +315,7 @@ def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[s
         version, saved_settings, taken, files, media_stat, outputs, summary = values
         if version != VERSION or saved_settings != settings:
             raise ValueError
+        files = {sys.intern(rel): entry for rel, entry in files.items()}  # as the card paths'
         return Snapshot(folder, secret, settings, taken, files, media_stat, outputs, summary,
                         partial(_read_notes, folder, secret, settings, taken, note_types))
     except (ValueError, TypeError):
@@ -326,22 +323,74 @@ def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[s
 
 
 def _read_notes(folder: Path, secret: bytes, settings: str, taken: int,
-                note_types: dict[str, NoteType]) -> tuple[dict[str, BuiltNote], dict[str, tuple]]:
-    """The notes file that goes with a snapshot: (notes, their saved values) by card file."""
-    values = _read_signed(folder / NOTES, secret)
-    built, encoded = {}, {}
+                note_types: dict[str, NoteType]) -> dict[str, BuiltNote]:
+    """The notes file that goes with a snapshot, by card file."""
+    records = _read_records(folder / NOTES, secret)
+    built: dict[str, BuiltNote] = {}
     try:
-        version, saved_settings, saved_taken, notes = values
-        if (version, saved_settings, saved_taken) != (VERSION, settings, taken):
-            raise ValueError
+        if next(records, None) != (VERSION, settings, taken):
+            return {}
         shared: dict = {}
-        for values in notes.values():
-            note, encoded_note = _decode_note(values, note_types, shared)
+        for values in records:
+            note = _decode_note(values, note_types, shared)
             built[note.path] = note
-            encoded[note.path] = encoded_note
-    except (ValueError, TypeError, KeyError, IndexError):
-        return {}, {}
-    return built, encoded
+    except (ValueError, TypeError, KeyError, IndexError, EOFError):
+        return {}
+    return built
+
+
+def _write_records(path: Path, secret: bytes, header: tuple, records: Iterable[tuple]) -> None:
+    """`header`, then each of `records`, written one at a time, signed as a
+    whole: a big deck's notes are never held encoded all at once. Atomic;
+    a file that can't be written is no file (a cache)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    mac = hashlib.blake2b(key=secret, digest_size=32)
+    try:
+        with tmp.open("wb") as out:
+            out.write(bytes(32))  # the signature, once all is written
+            for values in chain((header,), records):
+                body = marshal.dumps(values)
+                record = len(body).to_bytes(4, "little") + body
+                mac.update(record)
+                out.write(record)
+            out.seek(0)
+            out.write(mac.digest())
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_records(path: Path, secret: bytes) -> Iterator[tuple]:
+    """What `_write_records` wrote with the same secret, one record at a
+    time (nothing if the signature fails). Read twice, in blocks: the
+    signature is checked before anything is decoded, and the file is
+    never held whole."""
+    try:
+        with path.open("rb") as source:
+            signature, mac = source.read(32), hashlib.blake2b(key=secret, digest_size=32)
+            for block in iter(partial(source.read, BLOCK), b""):
+                mac.update(block)
+            if not hmac.compare_digest(signature, mac.digest()):
+                return
+            source.seek(32)
+            data = b""
+            for block in iter(partial(source.read, BLOCK), b""):
+                data += block
+                start = 0
+                while len(data) - start >= 4:
+                    end = start + 4 + int.from_bytes(data[start:start + 4], "little")
+                    if end > len(data):
+                        break
+                    values = marshal.loads(memoryview(data)[start + 4:end])
+                    if not isinstance(values, tuple):
+                        raise ValueError("not a record")
+                    yield values
+                    start = end
+                data = data[start:]
+            if data:
+                raise EOFError("a record cut short")
+    except OSError:
+        return
 
 
 def _write_signed(path: Path, secret: bytes, values: tuple) -> None:
