@@ -117,6 +117,7 @@ class BuildResult:
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
                  workers: int | None = None, incremental: bool = False,
                  lint_settings: Callable[[DeckConfig], str] | None = None, make_notes: bool = False,
+                 on_note: Callable[[Note], None] | None = None,
                  progress: Progress | None = None) -> tuple[Project, list[Problem]]:
     """Cards are parsed and rendered together: unchanged files come from the
     cache (`cache=False`: none), the rest on `workers` processes (cache.py).
@@ -124,7 +125,8 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     their notes come from its snapshot (snapshot.py) as `Project.built`
     (for `check`, with `lint_settings`: only those the last check linted).
     `make_notes`: every card is made into its note as it is compiled, into
-    `Project.built`: all `build` needs, without holding every Card at once."""
+    `Project.built`: all `build` needs, without holding every Card at once;
+    `on_note` is given each Note so made (`check` keeps them to lint)."""
     config, problems = load_config(root)
     custom_types, type_problems = load_note_types(config.root, note_types)
     problems += type_problems
@@ -139,7 +141,7 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
              if cache and incremental else None)
     if reuse:
         stats = [stat_of(path) for path in os_paths(config.root, paths)]
-        if make_notes:  # build: nothing to do if nothing changed since the last
+        if lint_settings is None:  # build: nothing to do if nothing changed since the last
             remembered = reuse.untouched(paths, stats, [config.lock_path, config.package_path])
         else:
             remembered = reuse.findings.remembered(paths, stats, config.lock_path) if reuse.findings else None
@@ -151,7 +153,7 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     keys = None
     if reuse:
         files, keys = reuse.same_text(files)
-    finish = partial(built_note, NoteMaker(config, namespace)) if make_notes else None
+    finish = partial(built_note, NoteMaker(config, namespace), on_note) if make_notes else None
     compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
                                             config.root if cache else None, workers, keys,
                                             reuse.live_keys() if reuse else None, finish, progress)
@@ -257,9 +259,12 @@ class NoteMaker:
                     deck="::".join((self.config.name,) + card.deck), tags=tags, media=files), problems
 
 
-def built_note(make: NoteMaker, card: Card, fields_html: tuple[str, ...]) -> tuple[BuiltNote, list[Problem]]:
+def built_note(make: NoteMaker, on_note: Callable[[Note], None] | None, card: Card,
+               fields_html: tuple[str, ...]) -> tuple[BuiltNote, list[Problem]]:
     """What `build` keeps of a compiled card: the note as built, and its media problems."""
     note, problems = make(card, fields_html)
+    if on_note:
+        on_note(note)
     return note.built(), problems
 
 

@@ -20,6 +20,7 @@ import hashlib
 import marshal
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
@@ -90,24 +91,23 @@ class Report:
 def check_project(root: Path, limits: Limits = Limits()) -> Report:
     """Check a deck project, writing nothing but the build cache: what the
     last check found in a card file unchanged since is reused, and when
-    nothing changed at all, its whole report."""
-    project, problems = load_project(root, incremental=True,
+    nothing changed at all, its whole report. Each card is made into its
+    note as it is compiled, as `build` does, while the workers compile the next."""
+    notes: list[Note] = []  # of the cards compiled (the others' findings are kept)
+    project, problems = load_project(root, incremental=True, make_notes=True, on_note=notes.append,
                                      lint_settings=partial(lint_settings, limits=limits))
     if project.remembered:
         warnings, skipped, cards = project.remembered
         return Report([Problem(*w) for w in warnings], cards, skipped)
-    notes, render_problems = render_project(project)
-    config, reuse = project.config, project.reuse
-    built = [n.built() for n in notes]
-    errors = [_as_error(p) for p in problems + render_problems
-                                    + lock_problems(built + project.built, project.lock)]
+    config, reuse, built = project.config, project.reuse, project.built
+    errors = [_as_error(p) for p in problems + render_project(project)[1] + lock_problems(built, project.lock)]
     memory = reuse.next_findings if reuse else None
     gc.freeze()  # the loaded deck outlives the rules: spare the collector re-walking it
     try:
         fresh, skipped = lint_cards(notes, config, limits, partial(misspelled, cache=user_cache()))
     finally:
         gc.unfreeze()
-    kept = [CardLint(*memory.cards[n.path][1]) for n in project.built] if memory else []
+    kept = [CardLint(*memory.cards[rel][1]) for rel in reuse.notes] if memory else []
     if kept:
         skipped = {**reuse.findings.skipped, **skipped}
     lints = sorted(fresh + kept, key=lambda lint: lint.path)
@@ -120,15 +120,15 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     warnings = sorted(deck_warnings(lints, config, duplicates), key=_place)
     if memory and not errors:
         memory.duplicates = (prompts, [_encoded_problem(d) for d in duplicates])
-        _remember(reuse, config, memory, fresh, warnings, skipped, built + project.built)
+        _remember(reuse, config, memory, fresh, warnings, skipped, built)
         # The notes it made, for the next check (or build) to reuse: worth
         # saving unless a few (a next check takes those from the card cache).
         if len(notes) > SAVE_NOTES_OVER or not reuse.last.notes or reuse.read_again:
-            reuse.next.follow(built + project.built, {m.path for n in notes for m in n.media})
+            reuse.next.follow(built, {m.path for n in notes for m in n.media})
             if not reuse.same_inputs():
                 reuse.next.outputs = {}  # the package and lock are behind these notes now
             reuse.next.save()
-    return Report(sorted(errors + warnings, key=_place), len(notes) + len(project.built), skipped)
+    return Report(sorted(errors + warnings, key=_place), len(built), skipped)
 
 
 def _remember(reuse: Reuse, config: DeckConfig, memory: Findings, fresh: list[CardLint],
@@ -232,7 +232,7 @@ def _prompts(card: CardText) -> tuple[tuple, ...]:
     never depends on a hash seed."""
     prompts = []
     for name, text in card.prompts:
-        words_ = tuple(TOKEN.findall(text.casefold()))
+        words_ = tuple(map(sys.intern, TOKEN.findall(text.casefold())))  # a deck has few words, each asked often
         bag = sorted(set(words_))
         keys: tuple[int, ...] = ()
         if len(bag) >= 3:
