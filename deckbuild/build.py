@@ -19,10 +19,8 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable, Iterator
 
-import genanki
-
 from . import media as media_stage
-from .cache import CACHE_DIR, CardKeys, code_digest, compile_cards, user_secret
+from .cache import CACHE_DIR, CardKeys, code_digest, compile_cards, user_secret, version_file
 from .cards import Card
 from .config import DeckConfig, load_config
 from .custom_types import load_note_types
@@ -181,7 +179,8 @@ def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType],
     if secret is None:
         return None
     keys = CardKeys(secret, note_types, config.trusted_html)
-    settings = repr((keys.fingerprint, code_digest(__name__), genanki.__version__, config, namespace))
+    settings = repr((keys.fingerprint, code_digest(__name__), version_file("genanki", "version.py"), config,
+                     namespace))
     folder = config.root / CACHE_DIR
     findings = load_findings(folder, secret, settings + lint_settings) if lint_settings else None
     return Reuse(partial(load_snapshot, folder, secret, settings, note_types), keys, findings)

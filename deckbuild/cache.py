@@ -204,17 +204,18 @@ def fingerprint(note_types: dict[str, NoteType], trusted: bool) -> str:
     """The code and settings compiling depends on: the source of this module
     and every deckbuild module it uses, the libraries' versions, the note
     types and `trusted_html`."""
-    markdown_version = _markdown_version_file()
+    markdown_version = version_file("markdown", "__meta__.py")
     return hashlib.sha1(repr((sys.version, markdown_version, nh3.__version__, yaml.__version__, trusted,
                               sorted(note_types.items()), code_digest(__name__))).encode()).hexdigest()
 
 
-def _markdown_version_file() -> bytes:
-    """Python-Markdown's version, as its version file: read, not imported (a
-    build from the cache never loads the parser), and without
-    importlib.metadata, whose import costs as much as a warm build's reads."""
-    spec = importlib.util.find_spec("markdown")
-    return (Path(spec.submodule_search_locations[0]) / "__meta__.py").read_bytes()
+def version_file(package: str, name: str) -> bytes:
+    """A library's version, as its version file `name`: read, not imported
+    (a build from the cache never loads Python-Markdown, one with nothing to
+    do never loads genanki), and without importlib.metadata, whose import
+    costs as much as a warm build's reads."""
+    spec = importlib.util.find_spec(package)
+    return (Path(spec.submodule_search_locations[0]) / name).read_bytes()
 
 
 @lru_cache(maxsize=None)  # build, check and the card keys each ask, for mostly the same files

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import genanki
-
 from .media import MediaFile
 
-NORMAL, CLOZE = genanki.Model.FRONT_BACK, genanki.Model.CLOZE
+# Anki's model types (genanki.Model.FRONT_BACK and CLOZE). genanki itself is
+# imported only to write a note type out: a build with nothing to do never does.
+NORMAL, CLOZE = 0, 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class NoteType:
                 "kind": self.kind}
 
     def to_anki_json(self, mod: int, deck_id: int) -> dict:
+        import genanki
+
         model = genanki.Model(
             model_id=self.id,
             name=self.name,

@@ -17,20 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-import genanki
-from genanki.apkg_col import APKG_COL
-from genanki.apkg_schema import APKG_SCHEMA
-
 from .media import MediaFile
 from .notetypes import NoteType
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # Deflate level 1: a third of the default's time for a package ~10% larger.
 ZIP_LEVEL = 1
-# genanki's schema, its indexes built after the rows are in (faster than
-# keeping them up to date row by row).
-INDEXES = "".join(re.findall(r"CREATE INDEX[^;]*;", APKG_SCHEMA))
-TABLES = re.sub(r"CREATE INDEX[^;]*;", "", APKG_SCHEMA)
+INDEX = re.compile(r"CREATE INDEX[^;]*;")
 TAG = re.compile(r"<[^>]*>")
 
 
@@ -79,10 +72,16 @@ def write_collection(path: Path, notes: Callable[[], Iterable[PackedNote]], deck
                      notetypes: dict[NoteType, int]) -> None:
     """The collection of `notes` (asked afresh for each pass over them: a
     big deck's are never all made at once) of `notetypes` (-> their mod)."""
+    import genanki  # here: a build with nothing to pack never needs it
+    from genanki.apkg_col import APKG_COL
+    from genanki.apkg_schema import APKG_SCHEMA
+
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
-    db.executescript(TABLES)
+    # genanki's schema, its indexes built after the rows are in (faster than
+    # keeping them up to date row by row).
+    db.executescript(INDEX.sub("", APKG_SCHEMA))
     db.executescript(APKG_COL)
     main_deck = decks[0].id
     models = {str(t.id): t.to_anki_json(mod, main_deck) for t, mod in notetypes.items()}
@@ -99,7 +98,7 @@ def write_collection(path: Path, notes: Callable[[], Iterable[PackedNote]], deck
     (first_id,) = db.execute("SELECT min(id) FROM notes").fetchone()
     db.executemany("INSERT INTO cards VALUES (?,?,?,?,?,-1,0,0,?,0,0,0,0,0,0,0,0,'')",
                    _card_rows(notes(), first_id or 0))
-    db.executescript(INDEXES)
+    db.executescript("".join(INDEX.findall(APKG_SCHEMA)))
     db.commit()
     db.close()
 
