@@ -178,7 +178,9 @@ def card_findings(note: Note, limits: Limits = Limits()) -> tuple:
         return (), (), {}
     text = CardText.of(note)
     warnings = [p for rule in CARD_RULES for p in rule(text, limits)] + unknown_ignores(text)
-    to_spell = {} if SPELLING in note.card.ignore else {name: words(t) for name, t in text.text.items()}
+    # Interned, as the prompts' words: every card's are held until spelling is looked up.
+    to_spell = ({} if SPELLING in note.card.ignore
+                else {name: list(map(sys.intern, words(t))) for name, t in text.text.items()})
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 

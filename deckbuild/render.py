@@ -73,6 +73,7 @@ PLAIN = "\\w.,;:?!'\"()/%«»–—…’‘“”+=@$€§°\ue000\ue001"
 UNSAFE_CHAR = re.compile(f"[^{PLAIN} \n]|_")
 UNSAFE_LINE = re.compile("^(?=[^\n])(?:[^\\w«\"'(\ue000]|\\d+[.)])| $", re.M)
 PARAGRAPH_BREAK = re.compile(r"\n\n+")
+LIST_ITEM = re.compile(r"(?:- |(?P<number>\d+)\. )(?P<text>.+)")
 
 # Simple inline Markdown in an otherwise plain text, each construct on one
 # line with plain text inside: `inline_html` renders these itself.
@@ -88,8 +89,11 @@ URL = (r"https?://(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\.)*[A-Za-z][A-Za-z0-9]*(?:-[
 # could start a character reference (Python-Markdown would rewrite it).
 CODE_CHAR = f"(?:[{PLAIN}*>#|~^{{}}\\[\\]\\-]|&(?![#\\w]))"
 CODE = f"{CODE_CHAR}(?:(?:{CODE_CHAR}| )*{CODE_CHAR})?"
+# An image in the media folder: a relative path of plain characters.
+IMAGE = r"[A-Za-z0-9_\-.][A-Za-z0-9_\-./]*"
 INLINE = re.compile(
-    rf"(?<!!)\[(?P<text>{WORDS})\]"  # a link (not an image)...
+    rf"!\[(?P<alt>{WORDS})\]\((?P<src>{IMAGE})\)"  # an image...
+    rf"|(?<!!)\[(?P<text>{WORDS})\]"  # a link (not an image)...
     rf"\((?P<href>{URL})\)"
     rf"|`(?P<code>{CODE})`"
     rf"|\*\*(?P<strong>{WORDS})\*\*"  # no * or _ inside: never nested
@@ -151,6 +155,8 @@ def render_markdown(text: str, trusted: bool = False) -> str:
     if rendered is None:
         rendered = inline_html(protected)
     if rendered is None:
+        rendered = list_html(protected)
+    if rendered is None:
         rendered = parsed_html(protected, trusted)
     return restore(rendered, kept)
 
@@ -175,29 +181,73 @@ def plain_html(protected: str) -> str | None:
 
 def inline_html(protected: str) -> str | None:
     """What `parsed_html` gives for a plain text with a few simple inline
-    constructs (`**strong**`, `*em*`, `_em_`, `code`, [link](https://..)),
+    constructs (`**strong**`, `*em*`, `_em_`, `code`, [link](https://..),
+    ![image](file.png)),
     without running the parser (a third of all fields are such sentences);
     None for anything else, including constructs that touch each other.
     tests/test_fast_build.py checks the two agree."""
+    if not INLINE.search(protected):
+        return None
+    text = inline_text(protected)
+    return None if text is None else paragraphs(text)
+
+
+def inline_text(protected: str) -> str | None:
+    """A plain text with simple inline constructs (or none) as HTML, not
+    yet in paragraphs; None for anything else."""
     html_parts: list[str] = []
     skeleton: list[str] = []  # the text with each construct as one letter
-    position = -1
+    position = 0
     for match in INLINE.finditer(protected):
-        if match.start() == position:
+        if match.start() == position and position:
             return None
-        between = protected[max(position, 0):match.start()]
+        between = protected[position:match.start()]
         html_parts += [between, inline_element(match)]
         skeleton += [between, "a"]
         position = match.end()
-    if position < 0 or not is_plain("".join(skeleton) + protected[position:]):
+    if not is_plain("".join(skeleton) + protected[position:]):
         return None
-    return paragraphs("".join(html_parts) + protected[position:])
+    return "".join(html_parts) + protected[position:]
+
+
+def list_html(protected: str) -> str | None:
+    """What `parsed_html` gives for simple lists, with paragraphs between:
+    each list a block of its own (blank lines around it, never two in a
+    row), every line of it an item (`- `, or `1. `, `2. `... from 1) of
+    plain text or simple inline constructs. Most lists authors write are
+    such; None for anything else. tests/test_fast_build.py checks the two agree."""
+    html_blocks: list[str] = []
+    after_list = has_list = False
+    for block in protected.split("\n\n"):
+        items = [LIST_ITEM.fullmatch(line) for line in block.split("\n")]
+        if not any(items):
+            text = inline_text(block) if block else None
+            if text is None:
+                return None
+            html_blocks.append(f"<p>{text}</p>")
+            after_list = False
+            continue
+        numbers = [item and item["number"] for item in items]
+        ordered = numbers[0] is not None
+        if (after_list or not all(items) or any((n is not None) != ordered for n in numbers)
+                or ordered and numbers[0] != "1"):
+            return None
+        texts = [inline_text(item["text"]) for item in items]
+        if None in texts:
+            return None
+        tag = "ol" if ordered else "ul"
+        html_blocks.append(f"<{tag}>\n" + "\n".join(f"<li>{text}</li>" for text in texts) + f"\n</{tag}>")
+        after_list = has_list = True
+    return "\n".join(html_blocks) if has_list else None
 
 
 def inline_element(match: re.Match) -> str:
     """One INLINE construct as the HTML Python-Markdown writes (and the
     sanitizer keeps as it is)."""
     kind, content = next((k, v) for k, v in match.groupdict().items() if v is not None)
+    if kind == "alt":
+        alt = content.replace('"', "&quot;")  # as Python-Markdown writes it (' stays)
+        return f'<img alt="{alt}" src="{match["src"]}">'
     if kind == "text":
         return f'<a href="{match["href"]}">{content}</a>'
     if kind == "code":

@@ -22,7 +22,7 @@ from deckbuild.cache import CACHE_DIR, DATABASE, decode, encode
 from deckbuild.cards import FrontMatterLoader
 from deckbuild.front_matter import simple_mapping
 from deckbuild.package import note_guid
-from deckbuild.render import (inline_html, parsed_html, plain_html, protect, render_markdown, restore,
+from deckbuild.render import (inline_html, list_html, parsed_html, plain_html, protect, render_markdown, restore,
                               sanitize)
 
 NOW = 1_700_000_000
@@ -205,7 +205,8 @@ URL = st.builds("".join, st.tuples(st.sampled_from(["https://", "http://", "HTTP
                                    st.text(alphabet="aZ09_-.~/?=+#", max_size=10)))
 WELL_FORMED = st.one_of(
     PHRASE.map("**{}**".format), PHRASE.map("*{}*".format), PHRASE.map("_{}_".format),
-    CODE.map("`{}`".format), st.builds("[{}]({})".format, PHRASE, URL))
+    CODE.map("`{}`".format), st.builds("[{}]({})".format, PHRASE, URL),
+    st.builds("![{}]({})".format, PHRASE, st.text(alphabet="aZ09_-./:% ", min_size=1, max_size=12)))
 SENTENCE_BREAK = st.sampled_from([" ", " ", " ", ", ", ". ", "\n", "\n\n", "", "(", ") ", "«", "» ", "x"])
 SENTENCES = st.lists(st.tuples(st.one_of(PHRASE, WELL_FORMED, WELL_FORMED), SENTENCE_BREAK),
                      min_size=1, max_size=8).map(lambda pairs: "".join(map("".join, pairs)).strip(" \n") or "x")
@@ -234,9 +235,58 @@ def test_the_inline_shortcut_gives_exactly_what_python_markdown_gives(text, trus
     assert fast is None or fast == parsed_html(text, trusted)
 
 
-def test_the_benchmark_inline_fields_skip_the_parser(tmp_path, monkeypatch):
+def test_simple_lists_skip_the_parser():
+    assert list_html("Husk:\n\n- **smil**\n- lytt til [kunden](https://ndla.no)") == (
+        '<p>Husk:</p>\n<ul>\n<li><strong>smil</strong></li>\n'
+        '<li>lytt til <a href="https://ndla.no">kunden</a></li>\n</ul>')
+    assert list_html("1. Hils\n2. Spør\n\nSå lytt.") == (
+        "<ol>\n<li>Hils</li>\n<li>Spør</li>\n</ol>\n<p>Så lytt.</p>")
+    for markdown in ["Hva er verdikjeden?", "*bare* tekst", "- a\n\n- b", "3. a\n4. b", "- a\nb",
+                     "a\n- b", "* a", "-  a", "- a\n1. b", "- a b-c", "- a\n  - b", "- # a", "- a  "]:
+        assert list_html(markdown) is None, markdown
+
+
+# Lists near the edge of "simple": items of sentences, constructs and near
+# misses behind markers right and wrong, between paragraphs, with single,
+# double and triple line breaks.
+LINE = st.lists(st.one_of(PHRASE, WELL_FORMED, NEAR_MISS), min_size=1, max_size=4).map(" ".join)
+MARKER = st.sampled_from(["- ", "- ", "- ", "1. ", "1. ", "2. ", "10. ", "* ", "+ ", "-  ", "1) ", "-",
+                          " - ", "\t- ", "- - ", "1.", "", "> "])
+LIST_BLOCK = st.lists(st.tuples(MARKER, LINE), min_size=1, max_size=4).map(
+    lambda items: "\n".join(marker + line for marker, line in items))
+SIMPLE_WORD = st.text(alphabet="abæøÅ9", min_size=1, max_size=6)
+SIMPLE_LINE = st.lists(st.one_of(SIMPLE_WORD, SIMPLE_WORD, st.builds(
+    "{0}{1}{0}".format, st.sampled_from(["**", "*", "_", "`"]), SIMPLE_WORD)), min_size=1, max_size=5).map(" ".join)
+CLEAN_LINE = st.one_of(st.lists(st.one_of(PHRASE, WELL_FORMED), min_size=1, max_size=4).map(" ".join),
+                       SIMPLE_LINE)
+
+
+def as_list(lines: st.SearchStrategy) -> st.SearchStrategy:
+    return st.builds(lambda ordered, items: "\n".join(f"{k}. {item}" if ordered else f"- {item}"
+                                                       for k, item in enumerate(items, 1)),
+                     st.booleans(), st.lists(lines, min_size=1, max_size=4))
+
+
+CLEAN_LIST = as_list(CLEAN_LINE)
+LIST_TEXTS = st.one_of(
+    st.lists(st.tuples(st.one_of(LIST_BLOCK, CLEAN_LIST, LINE, CLEAN_LINE),
+                       st.sampled_from(["\n\n", "\n\n", "\n", "\n\n\n", "\n \n"])),
+             min_size=1, max_size=4).map(lambda pairs: "".join(map("".join, pairs)).strip("\n") or "x"),
+    st.lists(st.one_of(CLEAN_LIST, CLEAN_LINE), min_size=1, max_size=4).map("\n\n".join),
+    st.lists(st.one_of(as_list(SIMPLE_LINE), SIMPLE_LINE), min_size=1, max_size=4).map("\n\n".join))
+
+
+@settings(max_examples=5000, deadline=None)
+@given(LIST_TEXTS, st.booleans())
+def test_the_list_shortcut_gives_exactly_what_python_markdown_gives(text, trusted):
+    fast = list_html(text)
+    assert fast is None or fast == parsed_html(text, trusted)
+
+
+def test_the_benchmark_inline_fields_and_lists_skip_the_parser(tmp_path, monkeypatch):
     """The synthetic deck's emphasis, code and links (a third of its fields)
-    never reach Python-Markdown; every field renders as the parser renders it."""
+    and its lists never reach Python-Markdown; every field renders as the
+    parser renders it."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     from synthetic import write_deck
 
@@ -245,7 +295,7 @@ def test_the_benchmark_inline_fields_skip_the_parser(tmp_path, monkeypatch):
     assert problems == []
     fields = [card.fields[name] for card in project.cards for name in card.note_type.fields
               if card.fields.get(name) and name not in card.html]
-    inline = []
+    inline, lists = [], []
     for field in fields:
         protected, kept = protect(field)
         for trusted in (False, True):
@@ -253,8 +303,12 @@ def test_the_benchmark_inline_fields_skip_the_parser(tmp_path, monkeypatch):
         parsed = parsed_html(protected, False)
         if plain_html(protected) is None and not re.search(r"<(?!/?(strong|em|code|a)[ >])", parsed):
             inline.append(protected)
-    assert len(inline) > 50
+        elif re.search(r"<[uo]l>", parsed) and not re.search(r"<(?!/?(strong|em|code|a|p|ul|ol|li)[ >])",
+                                                               parsed):
+            lists.append(protected)
+    assert len(inline) > 50 and len(lists) > 10
     assert all(inline_html(text) is not None for text in inline)
+    assert all(list_html(text) is not None for text in lists)
 
 
 # Front matter near the edge of "simple": the keys and values cards use,
