@@ -47,7 +47,8 @@ def build(root: Path = ROOT, quiet: bool = typer.Option(False, "--quiet", "-q"))
     for card_id in result.removed:
         print(f"note '{card_id}' was in the last build and is gone now: Anki keeps it in users' "
               "collections; mark the card 'retired: true' instead of deleting it", file=sys.stderr)
-    print(f"wrote {_shown(result.path)}")
+    print(f"wrote {_shown(result.path)}" if result.written
+          else f"{_shown(result.path)} is up to date: nothing changed since the last build")
 
 
 @app.command()

@@ -92,14 +92,16 @@ class BuildResult:
     decks: list[str]
     removed: list[str] = field(default_factory=list)  # ids in the last build, gone now
     notes: list[BuiltNote] = field(default_factory=list)  # empty when nothing was built again
+    written: bool = True  # False: the package was already this, and was left alone
 
     @classmethod
     def of(cls, path: Path, notes: list[BuiltNote], media: list[MediaFile], decks: list[str],
-           removed: list[str] = ()) -> BuildResult:
+           removed: list[str] = (), written: bool = True) -> BuildResult:
         counts: Counter[str] = Counter()
         for note in notes:
             counts[note.note_type.key] += len(note.ords)
-        return cls(path, len(notes), dict(sorted(counts.items())), media, decks, list(removed), notes)
+        return cls(path, len(notes), dict(sorted(counts.items())), media, decks, list(removed), notes,
+                   written)
 
     def summary(self) -> tuple:
         """What the snapshot keeps of it, to say again when nothing changed."""
@@ -109,7 +111,8 @@ class BuildResult:
     @classmethod
     def again(cls, path: Path, summary: tuple) -> BuildResult:
         note_count, cards_by_type, media, decks = summary
-        return cls(path, note_count, cards_by_type, [MediaFile(n, Path(p), h) for n, p, h in media], decks)
+        return cls(path, note_count, cards_by_type, [MediaFile(n, Path(p), h) for n, p, h in media], decks,
+                   written=False)
 
 
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
@@ -320,7 +323,7 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     notes = sorted(project.built, key=lambda n: n.path)
     path = config.package_path
     if reuse and reuse.nothing_changed([config.lock_path, path]):
-        result = BuildResult.of(path, notes, _media(notes), all_decks(config, notes))
+        result = BuildResult.of(path, notes, _media(notes), all_decks(config, notes), written=False)
         if reuse.read_again:  # remember their stats
             reuse.next.follow(notes, set())
             reuse.next.summary = result.summary()

@@ -5,10 +5,12 @@ writes nothing."""
 
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from conftest import FIXTURE_CARDS, PNG, card_text, write_project
+from conftest import FIXTURE_CARDS, PNG, REPO, card_text, write_project
 from deckbuild import lint, snapshot
 from deckbuild.build import build
 from deckbuild.cache import CACHE_DIR
@@ -64,6 +66,16 @@ def test_a_build_with_nothing_to_do_writes_nothing(project):
     assert result.note_count == 4 and result.cards_by_type == {"basic": 1, "cloze": 2, "reversed": 2,
                                                                 "type-in": 1}
     assert [m.name for m in result.media] == ["bilder-prikk.png"]
+    assert not result.written
+
+
+def test_the_cli_says_when_the_package_was_left_as_it_was(project):
+    build_ = [sys.executable, str(REPO / "build_deck.py"), "build", "--root", str(project)]
+    run = subprocess.run(build_, capture_output=True, text=True, cwd=project)
+    assert run.stdout.splitlines()[-1] == f"{PACKAGE} is up to date: nothing changed since the last build"
+    (project / "cards/plain.md").write_text((project / "cards/plain.md").read_text().replace("øker", "gir"))
+    run = subprocess.run(build_, capture_output=True, text=True, cwd=project)
+    assert run.stdout.splitlines()[-1] == f"wrote {PACKAGE}"
 
 
 def test_an_edit_the_stat_barely_shows_is_built(project, tmp_path):
