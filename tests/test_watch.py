@@ -91,8 +91,11 @@ def test_one_build_reports_errors_without_raising(fixture_project: Path):
 
 
 def test_cli_prints_one_line_per_build_and_stops_on_ctrl_c(fixture_project: Path):
+    # Ctrl-C as in a terminal: a test run started in the background (`cmd &`
+    # in a script) ignores SIGINT, and its children would inherit that.
     process = subprocess.Popen([sys.executable, "-u", str(REPO / "build_deck.py"), "watch"],
-                               cwd=fixture_project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=fixture_project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     try:
