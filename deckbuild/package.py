@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -161,6 +162,8 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
     _remove_leftovers(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):  # mkstemp's 0600 would hide the package from a web server or a colleague
+            os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as handle:
             for piece in (data,) if isinstance(data, bytes) else data:
                 handle.write(piece)
@@ -176,6 +179,16 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes]) -> None:
             os.fsync(folder)
         finally:
             os.close(folder)
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions the file has, or a new file gets here (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _remove_leftovers(path: Path) -> None:

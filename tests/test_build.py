@@ -1,11 +1,15 @@
 """End to end: build a fixture deck with every note type, import it with
 Anki's own backend, and check what a user sees."""
 
+import os
 import re
+import stat
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 from conftest import REPO, card_text, write_project
 from deckbuild.build import build
@@ -91,6 +95,23 @@ def test_package_is_compressed_with_flat_media_names(fixture_project):
 def test_only_referenced_media_are_packed(fixture_project):
     (fixture_project / "media" / "unused.png").write_bytes(b"x")
     assert [m.name for m in build(fixture_project).media] == ["bilder-prikk.png"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_the_package_and_lock_get_the_permissions_of_a_new_file(tmp_path):
+    """Readable by a web server or a colleague as the umask allows, not
+    only by the author; a file's own permissions are kept when rebuilt."""
+    root = write_project(tmp_path / "deck", {"a.md": card_text("a", "Q?\n% back\nA")})
+    umask = os.umask(0o022)
+    try:
+        package = build(root).path
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(package.stat().st_mode) == 0o644
+    assert stat.S_IMODE((root / "build-deck.lock").stat().st_mode) == 0o644
+    package.chmod(0o640)
+    (root / "cards" / "a.md").write_text(card_text("a", "Q?\n% back\nB"))
+    assert stat.S_IMODE(build(root).path.stat().st_mode) == 0o640
 
 
 def test_a_folder_with_only_cards_builds_with_defaults(tmp_path):
