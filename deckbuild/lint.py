@@ -480,14 +480,16 @@ KNOWN_CODES = sorted(set(RULES) - {ERROR_CODE})
 
 
 def unknown_ignores(card: CardText) -> list[Problem]:
-    return [card.warn("W100", f"ignore names unknown rule '{code}' (known: {', '.join(KNOWN_CODES)})")
-            for code in card.card.ignore if code not in KNOWN_CODES]
+    return [card.warn("W100", _unknown_rule(code)) for code in card.card.ignore if code not in KNOWN_CODES]
 
 
 def deck_unknown_ignores(config: DeckConfig) -> list[Problem]:
-    return [Problem("deck.toml", 1, f"ignore names unknown rule '{code}' "
-                                    f"(known: {', '.join(KNOWN_CODES)})", 1, "W100", "warning")
+    return [Problem("deck.toml", 1, _unknown_rule(code), 1, "W100", "warning")
             for code in config.ignore if code not in KNOWN_CODES]
+
+
+def _unknown_rule(code: str) -> str:
+    return f"ignore names unknown rule '{code}' (known: {', '.join(KNOWN_CODES)})"
 
 
 def format_text(report: Report, prefix: str = "") -> str:

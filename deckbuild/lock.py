@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
@@ -194,8 +195,8 @@ def lock_text(lock: Lock) -> str:
     return "".join(lock_chunks(lock))
 
 
-def lock_chunks(lock: Lock, lines: int = 2000) -> Iterator[str]:
-    """`lock_text` in pieces of about `lines` lines: a big deck's lock is
+def lock_chunks(lock: Lock, size: int = 2000) -> Iterator[str]:
+    """`lock_text` in pieces of about `size` lines: a big deck's lock is
     written without ever being held whole."""
 
     def note_line(key: str, s: Stamp) -> str:
@@ -204,25 +205,26 @@ def lock_chunks(lock: Lock, lines: int = 2000) -> Iterator[str]:
         path = f', "path": {_ENTRY.encode(s.path)}' if s.path else ""
         return f'    {json.dumps(key)}: {{"added": {s.added}, "hash": {_ENTRY.encode(s.hash)}, "mod": {s.mod}{path}}}'
 
-    def entries(name: str, items: list[str] | dict[str, Stamp], last: bool = False) -> Iterator[str]:
+    def entries(name: str, lines: Iterator[str], count: int, last: bool = False) -> Iterator[str]:
         end = "\n" if last else ",\n"
-        if not items:
+        if not count:
             yield f'  "{name}": {{}}{end}'
             return
-        keys = sorted(items) if isinstance(items, dict) else None
         yield f'  "{name}": {{\n'
-        for start in range(0, len(items), lines):
-            part = (keys[start:start + lines] if keys is not None else items[start:start + lines])
-            text = ",\n".join(note_line(k, items[k]) for k in part) if keys is not None else ",\n".join(part)
-            yield text + (",\n" if start + lines < len(items) else "\n")
+        for start in range(0, count, size):
+            more = start + size < count
+            yield ",\n".join(islice(lines, size)) + (",\n" if more else "\n")
         yield "  }" + end
+
+    def notes(stamps: dict[str, Stamp]) -> Iterator[str]:
+        return (note_line(k, s) for k, s in sorted(stamps.items()))
 
     notetypes = [f"    {json.dumps(k)}: {_ENTRY.encode({'hash': s.hash, 'mod': s.mod, 'schema': lock.schemas[k]})}"
                  for k, s in sorted(lock.notetypes.items())]
     yield (f'{{\n  "version": {LOCK_VERSION},\n'
            f'  "namespace": {json.dumps(lock.namespace, ensure_ascii=False)},\n')
-    yield from entries("notetypes", notetypes)
-    yield from entries("notes", lock.notes, last=not lock.removed)
+    yield from entries("notetypes", iter(notetypes), len(notetypes))
+    yield from entries("notes", notes(lock.notes), len(lock.notes), last=not lock.removed)
     if lock.removed:
-        yield from entries("removed", lock.removed, last=True)
+        yield from entries("removed", notes(lock.removed), len(lock.removed), last=True)
     yield "}\n"
