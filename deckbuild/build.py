@@ -118,7 +118,8 @@ class BuildResult:
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
                  workers: int | None = None, incremental: bool = False,
                  lint_settings: Callable[[DeckConfig], str] | None = None, make_notes: bool = False,
-                 on_note: Callable[[Note], None] | None = None,
+                 on_note: Callable[[Note, object], None] | None = None,
+                 lint: Callable[[Card, tuple[str, ...]], object] | None = None,
                  progress: Progress | None = None) -> tuple[Project, list[Problem]]:
     """Cards are parsed and rendered together: unchanged files come from the
     cache (`cache=False`: none), the rest on `workers` processes (cache.py).
@@ -127,7 +128,8 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     (for `check`, with `lint_settings`: only those the last check linted).
     `make_notes`: every card is made into its note as it is compiled, into
     `Project.built`: all `build` needs, without holding every Card at once;
-    `on_note` is given each Note so made (`check` keeps them to lint)."""
+    `on_note` is given each Note so made, with what `lint` (check's rules,
+    run beside the compiler: cache.compile_cards) found in its card."""
     config, problems = load_config(root)
     custom_types, type_problems = load_note_types(config.root, note_types)
     problems += type_problems
@@ -157,7 +159,7 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     finish = partial(built_note, NoteMaker(config, namespace), on_note) if make_notes else None
     compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
                                             config.root if cache else None, workers, keys,
-                                            reuse.live_keys() if reuse else None, finish, progress)
+                                            reuse.live_keys() if reuse else None, finish, progress, lint)
     problems += file_problems + card_problems
     built = list(reuse.notes.values()) if reuse else []
     if make_notes:
@@ -261,12 +263,12 @@ class NoteMaker:
                     deck="::".join((self.config.name,) + card.deck), tags=tags, media=files), problems
 
 
-def built_note(make: NoteMaker, on_note: Callable[[Note], None] | None, card: Card,
-               fields_html: tuple[str, ...]) -> tuple[BuiltNote, list[Problem]]:
+def built_note(make: NoteMaker, on_note: Callable[[Note, object], None] | None, card: Card,
+               fields_html: tuple[str, ...], findings: object = None) -> tuple[BuiltNote, list[Problem]]:
     """What `build` keeps of a compiled card: the note as built, and its media problems."""
     note, problems = make(card, fields_html)
     if on_note:
-        on_note(note)
+        on_note(note, findings)
     return note.built(), problems
 
 

@@ -60,8 +60,9 @@ Compiled = tuple[Card, tuple[str, ...]]  # a parsed card, its fields as HTML (me
 def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
                   root: Path | None = None, workers: int | None = None,
                   keys: list[bytes] | None = None, live: list[bytes] | None = None,
-                  finish: Callable[[Card, tuple[str, ...]], object] | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> tuple[list, list[Problem]]:
+                  finish: Callable[..., object] | None = None,
+                  progress: Callable[[int, int], None] | None = None,
+                  lint: Callable[[Card, tuple[str, ...]], object] | None = None) -> tuple[list, list[Problem]]:
     """Every card file parsed and rendered, in file order: from the cache in
     `root` where a file is unchanged, the rest on `workers` processes (default:
     every core, for more than a few hundred files). `root=None`: no cache.
@@ -69,8 +70,11 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     every file of the project, if more than `files` (the cache keeps them).
     Each card comes as (Card, its fields as HTML), or with `finish` (a
     function of the two) as what `finish` makes of it as it comes in, so
-    the Cards need not all be held at once. `files` is emptied: each file's
-    text is let go once handed to be compiled."""
+    the Cards need not all be held at once. `lint` (check's rules: a
+    function of the two, giving plain values) runs where each card is
+    compiled, in the workers for most, and its findings come to `finish`
+    as a third argument. `files` is emptied: each file's text is let go
+    once handed to be compiled."""
     if not files:
         return [], []
     cache = CardCache.open(root) if root is not None else None
@@ -80,9 +84,14 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     compiled: list = [None] * len(files)
     shared: dict = {}
 
-    def take(entry: bytes):
-        card_and_fields = decode(entry, note_types, shared)
-        return finish(*card_and_fields) if finish else card_and_fields
+    def take(entry: bytes, findings: bytes | None = None):
+        card, fields = decode(entry, note_types, shared)
+        if not finish:
+            return card, fields
+        if not lint:
+            return finish(card, fields)
+        # From the cache, a card is linted here; compiled, where it was compiled.
+        return finish(card, fields, lint(card, fields) if findings is None else marshal.loads(findings))
 
     if cache:
         for i, entry in cache.lookup(keys):
@@ -91,14 +100,14 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     todo = [files[i] for i in missing]
     files.clear()
     problems, fresh = [], []
-    for done, (i, (entry, file_problems)) in enumerate(zip(missing, compile_files(
-            todo, note_types, trusted, workers)), 1):
+    for done, (i, (entry, file_problems, findings)) in enumerate(zip(missing, compile_files(
+            todo, note_types, trusted, workers, lint)), 1):
         if progress:
             progress(done, len(missing))
         problems += file_problems
         if entry is not None:
             fresh.append((keys[i], entry))
-            compiled[i] = take(entry)
+            compiled[i] = take(entry, findings)
         if cache and len(fresh) >= SAVE_BATCH:  # stored while the workers compile the rest
             cache.add(fresh)
             fresh = []
@@ -109,7 +118,8 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
 
 
 def compile_files(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
-                  workers: int | None = None) -> Iterator[tuple[bytes | None, list[Problem]]]:
+                  workers: int | None = None,
+                  lint: Callable | None = None) -> Iterator[tuple[bytes | None, list[Problem], bytes | None]]:
     """`compile_file` for each file, in order, in chunks over worker
     processes; yielded as chunks finish, so the caller takes one chunk in
     while the workers compile the next. `files` is emptied as chunks are
@@ -117,7 +127,7 @@ def compile_files(files: list[CardFile], note_types: dict[str, NoteType], truste
     compiled to."""
     if workers is None:
         workers = (os.cpu_count() or 1) if len(files) >= PARALLEL_MIN else 1
-    work = partial(_compile_chunk, note_types=note_types, trusted=trusted)
+    work = partial(_compile_chunk, note_types=note_types, trusted=trusted, lint=lint)
     if workers <= 1 or len(files) <= 1:
         for chunk in _handed_out(files, SAVE_BATCH):
             yield from work(chunk)
@@ -137,16 +147,21 @@ def _handed_out(files: list, size: int) -> Iterator[list]:
         yield [files.pop() for _ in range(min(size, len(files)))]
 
 
-def _compile_chunk(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool) -> list[tuple[bytes | None, list[Problem]]]:
-    return [compile_file(f, note_types, trusted) for f in files]
+def _compile_chunk(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
+                   lint: Callable | None) -> list[tuple[bytes | None, list[Problem], bytes | None]]:
+    return [compile_file(f, note_types, trusted, lint) for f in files]
 
 
-def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: bool) -> tuple[bytes | None, list[Problem]]:
-    """Parse and render one card file: the entry the cache keeps, or problems."""
+def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: bool,
+                 lint: Callable | None = None) -> tuple[bytes | None, list[Problem], bytes | None]:
+    """Parse and render one card file: the entry the cache keeps, or
+    problems; and with `lint`, its findings (marshal: they cross from a
+    worker, and marshal is the cheapest way across)."""
     card, problems = parse_card(card_file, note_types)
     if card is None:
-        return None, problems
-    return encode(card, render_fields(card, trusted)), problems
+        return None, problems, None
+    fields = render_fields(card, trusted)
+    return encode(card, fields), problems, marshal.dumps(lint(card, fields)) if lint else None
 
 
 def encode(card: Card, fields: tuple[str, ...]) -> bytes:

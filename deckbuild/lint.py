@@ -3,8 +3,9 @@ hard to learn from, after Wozniak's "20 rules of formulating knowledge".
 
 The errors come from the build's own stages (load_project, render_project,
 the note type lock check): one implementation, so `check` passes exactly when
-`build` would. The warnings are pure functions over rendered notes, each with
-a code that a deck (`ignore = ["W104"]` in deck.toml) or a card (front matter
+`build` would. The warnings are pure functions over compiled cards (a Card
+and its fields as HTML), run where each card is compiled. Each has a code
+that a deck (`ignore = ["W104"]` in deck.toml) or a card (front matter
 `ignore: {W104: "reason"}`) can switch off.
 
 Rules that judge a card's shape (question, answer, list) apply to the
@@ -15,14 +16,13 @@ images, spelling).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import marshal
 import json
 import re
-import sys
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache, partial, reduce
+from operator import xor
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -91,22 +91,21 @@ class Report:
 def check_project(root: Path, limits: Limits = Limits()) -> Report:
     """Check a deck project, writing nothing but the build cache: what the
     last check found in a card file unchanged since is reused, and when
-    nothing changed at all, its whole report. Each card is made into its
-    note as it is compiled, as `build` does, while the workers compile the next."""
-    notes: list[Note] = []  # of the cards compiled (the others' findings are kept)
-    project, problems = load_project(root, incremental=True, make_notes=True, on_note=notes.append,
-                                     lint_settings=partial(lint_settings, limits=limits))
+    nothing changed at all, its whole report. Each card's own rules run
+    where it is compiled, mostly in the worker processes (card_findings);
+    here, spelling is looked up once for all and the rules across cards run."""
+    notes: list[tuple[Note, tuple]] = []  # of the cards compiled (the others' findings are kept)
+    project, problems = load_project(root, incremental=True, make_notes=True,
+                                     on_note=lambda note, found: notes.append((note, found)),
+                                     lint_settings=partial(lint_settings, limits=limits),
+                                     lint=partial(card_findings, limits=limits))
     if project.remembered:
         warnings, skipped, cards = project.remembered
         return Report([Problem(*w) for w in warnings], cards, skipped)
     config, reuse, built = project.config, project.reuse, project.built
     errors = [_as_error(p) for p in problems + render_project(project)[1] + lock_problems(built, project.lock)]
     memory = reuse.next_findings if reuse else None
-    gc.freeze()  # the loaded deck outlives the rules: spare the collector re-walking it
-    try:
-        fresh, skipped = lint_cards(notes, config, limits, partial(misspelled, cache=user_cache()))
-    finally:
-        gc.unfreeze()
+    fresh, skipped = lint_cards(notes, config, partial(misspelled, cache=user_cache()))
     kept = [CardLint(*memory.cards[rel][1]) for rel in reuse.notes] if memory else []
     if kept:
         skipped = {**reuse.findings.skipped, **skipped}
@@ -124,7 +123,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
         # The notes it made, for the next check (or build) to reuse: worth
         # saving unless a few (a next check takes those from the card cache).
         if len(notes) > SAVE_NOTES_OVER or not reuse.last.notes or reuse.read_again:
-            reuse.next.follow(built, {m.path for n in notes for m in n.media})
+            reuse.next.follow(built, {m.path for n, _ in notes for m in n.media})
             if not reuse.same_inputs():
                 reuse.next.outputs = {}  # the package and lock are behind these notes now
             reuse.next.save()
@@ -171,27 +170,28 @@ def _encoded_problem(p: Problem) -> tuple:
     return p.path, p.line, p.message, p.col, p.code, p.severity
 
 
-def card_findings(note: Note, limits: Limits = Limits()) -> tuple:
+def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Limits()) -> tuple:
     """What a card's own rules find, spelling aside: (warnings as values,
-    prompts, the words of each field to spell-check)."""
-    if note.card.retired:
-        return (), (), {}
-    text = CardText.of(note)
+    prompts, its words to spell-check). Plain values, light to send from a
+    worker and to keep until spelling is looked up: each word once, in one
+    string."""
+    if card.retired:
+        return (), (), ""
+    text = CardText.of(card, fields_html)
     warnings = [p for rule in CARD_RULES for p in rule(text, limits)] + unknown_ignores(text)
-    # Interned, as the prompts' words: every card's are held until spelling is looked up.
-    to_spell = ({} if SPELLING in note.card.ignore
-                else {name: list(map(sys.intern, words(t))) for name, t in text.text.items()})
+    to_spell = "" if SPELLING in card.ignore else " ".join(dict.fromkeys(words("\n".join(text.text.values()))))
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 
-def lint_cards(notes: list[Note], config: DeckConfig, limits: Limits = Limits(),
+def lint_cards(per_card: list[tuple[Note, tuple]], config: DeckConfig,
                spell: Callable = misspelled) -> tuple[list[CardLint], dict[str, str]]:
-    """What each card's own rules find, with spelling looked up once for
-    all; and the rules that could not run (code -> why)."""
-    per_card = [(n, card_findings(n, limits)) for n in notes]
+    """Each card's own findings (note, its card_findings), with spelling
+    looked up once for all; and the rules that could not run (code -> why)."""
     skipped, unknown = {}, frozenset()
     if SPELLING not in config.ignore:
-        vocabulary = {w for _, (_, _, to_spell) in per_card for ws in to_spell.values() for w in ws}
+        vocabulary = set()
+        for _, (_, _, to_spell) in per_card:
+            vocabulary.update(to_spell.split())
         result = spell(vocabulary, config.language, config.words)
         unknown = result.unknown
         if result.skipped:
@@ -203,15 +203,16 @@ def lint_cards(notes: list[Note], config: DeckConfig, limits: Limits = Limits(),
     return lints, skipped
 
 
-def _misspelled(note: Note, to_spell: dict[str, list[str]], unknown: frozenset[str],
+def _misspelled(note: Note, to_spell: str, unknown: frozenset[str],
                 language: str) -> tuple[tuple, ...]:
     """W112 once per unknown word of a card, at its first place."""
-    text, reported, found = None, set(), []
-    for name, found_words in to_spell.items():
-        for word in found_words:
+    if unknown.isdisjoint(to_spell.split()):
+        return ()
+    text, reported, found = CardText.of(note.card, note.fields), set(), []
+    for name, field_text in text.text.items():
+        for word in words(field_text):
             if word in unknown and word not in reported:
                 reported.add(word)
-                text = text or CardText.of(note)
                 found.append(_encoded_problem(text.warn(
                     SPELLING, f"unknown word '{word}' ({language}): fix it, or add it to `words` "
                               "in deck.toml", name, word)))
@@ -228,22 +229,20 @@ def deck_warnings(lints: list[CardLint], config: DeckConfig, duplicates: list[Pr
 
 
 def _prompts(card: CardText) -> tuple[tuple, ...]:
-    """(field, its words casefolded, its line, the keys duplicate_questions
-    files it under) per prompt. The keys use a stable hash, so they keep
-    between checks, and sorted words, so the earlier card a duplicate names
+    """(field, its words casefolded and space-separated, its line, the keys
+    duplicate_questions files it under) per prompt. The keys use a stable hash, so they keep
+    between checks, and come sorted, so the earlier card a duplicate names
     never depends on a hash seed."""
     prompts = []
     for name, text in card.prompts:
-        words_ = tuple(map(sys.intern, TOKEN.findall(text.casefold())))  # a deck has few words, each asked often
-        bag = sorted(set(words_))
+        words_ = TOKEN.findall(text.casefold())
+        bag = set(words_)
         keys: tuple[int, ...] = ()
         if len(bag) >= 3:
-            hashes = [_stable_hash(w) for w in bag]
-            whole = 0
-            for h in hashes:
-                whole ^= h
-            keys = (whole,) + (tuple(whole ^ h for h in hashes) if len(bag) >= 4 else ())
-        prompts.append((name, words_, card.card.field_lines.get(name, 1), keys))
+            hashes = sorted(map(_stable_hash, bag))
+            whole = reduce(xor, hashes)
+            keys = (whole,) + (tuple([whole ^ h for h in hashes]) if len(bag) >= 4 else ())
+        prompts.append((name, " ".join(words_), card.card.field_lines.get(name, 1), keys))
     return tuple(prompts)
 
 
@@ -266,17 +265,17 @@ class CardText:
     """A note as the learner sees it: the visible text of each field, and
     the prompts (field, text) it asks: both sides of a reversed card."""
 
-    note: Note
     card: Card
+    html: tuple[str, ...]  # the fields as rendered
     key: str  # the note type's key: basic, cloze, ...
     is_cloze: bool
     text: dict[str, str]
     prompts: tuple[tuple[str, str], ...]
 
     @classmethod
-    def of(cls, note: Note) -> CardText:
-        card, note_type = note.card, note.card.note_type
-        text = {name: visible_text(html) for name, html in zip(note_type.fields, note.fields)
+    def of(cls, card: Card, fields_html: tuple[str, ...]) -> CardText:
+        note_type = card.note_type
+        text = {name: visible_text(html) for name, html in zip(note_type.fields, fields_html)
                 if name != "Source"}
         is_cloze = note_type.kind == CLOZE
         if is_cloze or note_type.key in QUESTION_TYPES:
@@ -285,7 +284,7 @@ class CardText:
             prompts = tuple((name, text.get(name, "")) for name in ("Front", "Back"))
         else:
             prompts = ()
-        return cls(note, card, note_type.key, is_cloze, text, prompts)
+        return cls(card, fields_html, note_type.key, is_cloze, text, prompts)
 
     def warn(self, code: str, message: str, field_name: str | None = None, needle: str = "",
              offset: int = 0) -> Problem:
@@ -344,7 +343,7 @@ def enumerates(text: str) -> bool:
 def list_in_answer(card: CardText, limits: Limits) -> Iterator[Problem]:
     if card.key not in ANSWER_TYPES:
         return
-    html = card.note.fields[card.card.note_type.fields.index("Back")]
+    html = card.html[card.card.note_type.fields.index("Back")]
     items = html.count("<li")
     if items >= 2:
         yield card.warn("W102", f"answer is a list of {items} items: hard to recall as one answer; "
@@ -407,7 +406,7 @@ IMAGE_SOURCE = re.compile(r"!\[|<img\b", re.I)
 
 
 def image_without_alt(card: CardText, limits: Limits) -> Iterator[Problem]:
-    for name, html in zip(card.card.note_type.fields, card.note.fields):
+    for name, html in zip(card.card.note_type.fields, card.html):
         if "<img" not in html:
             continue
         sources = [m.start() for m in IMAGE_SOURCE.finditer(card.card.fields.get(name, ""))]
@@ -450,7 +449,7 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
                 continue
             if not keys:
                 continue
-            bag = frozenset(words_)
+            bag = frozenset(words_.split())
             similar = _first_similar(bag, path, keys, filed, limits.similarity)
             if similar:
                 problems.append(Problem(path, line, f"question nearly the same as {similar}: "

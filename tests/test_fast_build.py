@@ -16,11 +16,12 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from conftest import FIXTURE_CARDS, PNG, REPO, card_text, write_project
-from deckbuild import render
+from deckbuild import cache, render
 from deckbuild.build import build, load_project
 from deckbuild.cache import CACHE_DIR, DATABASE, decode, encode
 from deckbuild.cards import FrontMatterLoader
 from deckbuild.front_matter import simple_mapping
+from deckbuild.lint import check_project
 from deckbuild.package import note_guid
 from deckbuild.render import (inline_html, list_html, parsed_html, plain_html, protect, render_markdown, restore,
                               sanitize)
@@ -85,6 +86,21 @@ def test_parallel_cached_builds_equal_a_plain_single_process_build(tmp_path):
     build(plain, now=NOW + 20, cache=False, workers=1)
     build(fast, now=NOW + 20, workers=2)  # one card compiled, the rest cached
     assert outputs(fast) == outputs(plain)
+
+
+def test_a_check_finds_the_same_whether_cards_are_linted_in_workers_or_from_the_cache(tmp_path, monkeypatch):
+    """A card's own rules run where it is compiled: in a worker process, or
+    in the main one when the card comes from the cache."""
+    plain, fast, cached = deck(tmp_path / "plain"), deck(tmp_path / "fast"), deck(tmp_path / "cached")
+    single = check_project(plain)  # too few files for workers: one process
+    assert single.warnings and not single.errors
+
+    monkeypatch.setattr(cache, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(cache.os, "cpu_count", lambda: 2)
+    assert check_project(fast) == single  # every card compiled and linted in a worker
+
+    build(cached, now=NOW)  # every card in the cache, none linted yet
+    assert check_project(cached) == single
 
 
 def test_a_build_from_the_cache_never_loads_python_markdown(tmp_path):

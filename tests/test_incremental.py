@@ -243,7 +243,7 @@ def test_checks_alone_reexamine_only_the_edited_card(tmp_path, trust_fresh_stats
     (root / "cards/a.md").write_text(LINTED["a.md"].replace("fortjenesten", "gevinsten"))
     examined = []
     real = lint.card_findings
-    monkeypatch.setattr(lint, "card_findings", lambda note, *a: examined.append(note.card.path) or real(note, *a))
+    monkeypatch.setattr(lint, "card_findings", lambda card, *a, **k: examined.append(card.path) or real(card, *a, **k))
     report = check_project(root)
     assert examined == ["cards/a.md"]
     assert report == fresh_check(root, tmp_path, monkeypatch)
