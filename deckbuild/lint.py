@@ -430,24 +430,26 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
     """W107 for the same question (same words, case and punctuation aside),
     W108 for questions whose word sets differ by one word added, dropped or
     replaced (token Jaccard >= limits.similarity). A card points at an
-    earlier one. Linear: every prompt is filed under its word set and the sets
-    one word smaller (as XORs of word hashes: _prompts), so only prompts
-    sharing such a key are compared."""
+    earlier one. Linear: every prompt has keys, its word set and the sets one
+    word smaller (as XORs of word hashes: _prompts), and only prompts sharing
+    a key are compared. Most share none: a first pass finds the keys that
+    recur, and only prompts with such a key are filed (a big deck's keys
+    would otherwise each hold a list)."""
+    recurring = _recurring_keys(cards)
     problems = []
-    exact: dict[tuple[str, ...], tuple[str, str]] = {}  # words -> (path, path:line) first asking
+    exact: dict[str, tuple[str, int]] = {}  # words -> (path, line) first asking
     filed: dict[int, list[tuple[frozenset, str, str]]] = {}  # key -> (words, path, path:line)
     for card in cards:
         path = card.path
         for name, words_, line, keys in card.prompts:
             if not words_:
                 continue
-            here = f"{path}:{line}"
-            first_path, first = exact.setdefault(words_, (path, here))
+            first_path, first_line = exact.setdefault(words_, (path, line))
             if first_path != path:
-                problems.append(Problem(path, line, f"same question as {first}: merge the "
-                                        "cards, or ask something distinct", 1, "W107", "warning"))
+                problems.append(Problem(path, line, f"same question as {first_path}:{first_line}: merge "
+                                        "the cards, or ask something distinct", 1, "W107", "warning"))
                 continue
-            if not keys:
+            if recurring.isdisjoint(keys):
                 continue
             bag = frozenset(words_.split())
             similar = _first_similar(bag, path, keys, filed, limits.similarity)
@@ -455,7 +457,7 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
                 problems.append(Problem(path, line, f"question nearly the same as {similar}: "
                                         "learners will mix up the answers; make them clearly "
                                         "different", 1, "W108", "warning"))
-            entry = (bag, path, here)
+            entry = (bag, path, f"{path}:{line}")
             for key in keys:
                 bucket = filed.get(key)
                 if bucket is None:
@@ -463,6 +465,18 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
                 elif len(bucket) < SIMILAR_CANDIDATES:
                     bucket.append(entry)
     return problems
+
+
+def _recurring_keys(cards: list[CardLint]) -> set[int]:
+    """The keys of more than one prompt."""
+    seen: set[int] = set()
+    recurring: set[int] = set()
+    for card in cards:
+        for _, _, _, keys in card.prompts:
+            if not seen.isdisjoint(keys):
+                recurring.update(key for key in keys if key in seen)
+            seen.update(keys)
+    return recurring
 
 
 def _first_similar(bag: frozenset, path: str, keys: tuple[int, ...], filed: dict, threshold: float) -> str | None:
