@@ -17,9 +17,10 @@ images, spelling).
 from __future__ import annotations
 
 import hashlib
-import marshal
 import json
+import marshal
 import re
+from array import array
 from dataclasses import dataclass, field
 from functools import lru_cache, partial, reduce
 from operator import xor
@@ -230,18 +231,19 @@ def deck_warnings(lints: list[CardLint], config: DeckConfig, duplicates: list[Pr
 
 def _prompts(card: CardText) -> tuple[tuple, ...]:
     """(field, its words casefolded and space-separated, its line, the keys
-    duplicate_questions files it under) per prompt. The keys use a stable hash, so they keep
-    between checks, and come sorted, so the earlier card a duplicate names
-    never depends on a hash seed."""
+    duplicate_questions files it under) per prompt. The keys are packed, 8
+    bytes each rather than a 32-byte int: a big deck holds every prompt's.
+    They use a stable hash, so they keep between checks, and come sorted,
+    so the earlier card a duplicate names never depends on a hash seed."""
     prompts = []
     for name, text in card.prompts:
         words_ = TOKEN.findall(text.casefold())
         bag = set(words_)
-        keys: tuple[int, ...] = ()
+        keys = b""
         if len(bag) >= 3:
             hashes = sorted(map(_stable_hash, bag))
             whole = reduce(xor, hashes)
-            keys = (whole,) + (tuple([whole ^ h for h in hashes]) if len(bag) >= 4 else ())
+            keys = array("Q", [whole] + ([whole ^ h for h in hashes] if len(bag) >= 4 else [])).tobytes()
         prompts.append((name, " ".join(words_), card.card.field_lines.get(name, 1), keys))
     return tuple(prompts)
 
@@ -441,7 +443,8 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
     filed: dict[int, list[tuple[frozenset, str, str]]] = {}  # key -> (words, path, path:line)
     for card in cards:
         path = card.path
-        for name, words_, line, keys in card.prompts:
+        for name, words_, line, packed in card.prompts:
+            keys = array("Q", packed)
             if not words_:
                 continue
             first_path, first_line = exact.setdefault(words_, (path, line))
@@ -472,14 +475,15 @@ def _recurring_keys(cards: list[CardLint]) -> set[int]:
     seen: set[int] = set()
     recurring: set[int] = set()
     for card in cards:
-        for _, _, _, keys in card.prompts:
+        for _, _, _, packed in card.prompts:
+            keys = array("Q", packed)
             if not seen.isdisjoint(keys):
                 recurring.update(key for key in keys if key in seen)
             seen.update(keys)
     return recurring
 
 
-def _first_similar(bag: frozenset, path: str, keys: tuple[int, ...], filed: dict, threshold: float) -> str | None:
+def _first_similar(bag: frozenset, path: str, keys: array, filed: dict, threshold: float) -> str | None:
     size = len(bag)
     for key in keys:
         for other_bag, other_path, where in filed.get(key, ()):
