@@ -128,7 +128,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
             if not reuse.same_inputs():
                 reuse.next.outputs = {}  # the package and lock are behind these notes now
             reuse.next.save()
-    return Report(sorted(errors + warnings, key=_place), len(built), skipped)
+    return Report(sorted(errors + warnings, key=_place) if errors else warnings, len(built), skipped)
 
 
 def _remember(reuse: Reuse, config: DeckConfig, memory: Findings, fresh: list[CardLint],
