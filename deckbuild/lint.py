@@ -443,8 +443,7 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
     filed: dict[int, list[tuple[frozenset, str, str]]] = {}  # key -> (words, path, path:line)
     for card in cards:
         path = card.path
-        for name, words_, line, packed in card.prompts:
-            keys = array("Q", packed)
+        for _, words_, line, packed in card.prompts:
             if not words_:
                 continue
             first_path, first_line = exact.setdefault(words_, (path, line))
@@ -452,6 +451,7 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
                 problems.append(Problem(path, line, f"same question as {first_path}:{first_line}: merge "
                                         "the cards, or ask something distinct", 1, "W107", "warning"))
                 continue
+            keys = array("Q", packed)
             if recurring.isdisjoint(keys):
                 continue
             bag = frozenset(words_.split())
