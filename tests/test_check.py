@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from conftest import PNG, REPO, card_text, write_project
 from deckbuild import spelling
@@ -138,6 +139,25 @@ def test_visible_text_keeps_cloze_answers_and_hints():
     assert visible_text(html).split() == ["Det", "er", "summen", "av", "hint", "småvalg", "&"]
     assert words("e-post, 5G, snake_case, «Søppel», https://x.no og www.vg.no") == \
         ["e-post", "Søppel", "og"]
+
+
+# Text made of what decides a word's edges: words (Norwegian, other scripts,
+# letter-like digits such as ²), digits, "_", hyphens, apostrophes, the
+# punctuation `words` strips, other symbols, and every kind of space.
+EDGY_PIECES = st.sampled_from([
+    "kunden", "Å", "e", "Ωμέγα", "x²", "Ⅻ", "5", "_", "-", "'", "’", ".", ",", "«", "»", "(", "!", "/", "*",
+    "&", "#", '"', "„", "…", "@", ":", " ", "\t", "\n", "\u00a0", "\u2028"])
+EDGY_TEXT = st.lists(st.one_of(EDGY_PIECES, EDGY_PIECES, EDGY_PIECES, st.characters()),
+                     max_size=12).map("".join)
+
+
+@settings(max_examples=1000)
+@given(EDGY_TEXT)
+def test_words_finds_what_the_word_pattern_finds(text: str):
+    """The fast path (whole tokens, stripped of punctuation) is only a shortcut."""
+    if "://" in text or "@" in text or "www." in text:
+        text = spelling.ADDRESS.sub(" ", text)
+    assert words(text) == [w for w in spelling.WORD.findall(text) if len(w) > 1]
 
 
 def test_dictionary_gaps_of_nb_no_are_covered():
