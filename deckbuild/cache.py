@@ -72,8 +72,8 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     function of the two) as what `finish` makes of it as it comes in, so
     the Cards need not all be held at once. `lint` (check's rules: a
     function of the two, giving plain values) runs where each card is
-    compiled, in the workers for most, and its findings come to `finish`
-    as a third argument. `files` is emptied: each file's text is let go
+    compiled, in the workers for most (and for cards from the cache when
+    there are many), and its findings come to `finish` as a third argument. `files` is emptied: each file's text is let go
     once handed to be compiled."""
     if not files:
         return [], []
@@ -90,14 +90,21 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
             return card, fields
         if not lint:
             return finish(card, fields)
-        # From the cache, a card is linted here; compiled, where it was compiled.
+        # Linted where it was compiled or looked up, or here (a few from the cache).
         return finish(card, fields, lint(card, fields) if findings is None else marshal.loads(findings))
 
+    # Cards the cache has but check has no findings for (check after a
+    # build): on more than one core, linted in the workers with the rest.
+    relint = lint is not None and len(keys) >= PARALLEL_MIN and (workers or os.cpu_count() or 1) > 1
+    cached: dict[int, bytes] = {}
     if cache:
         for i, entry in cache.lookup(keys):
-            compiled[i] = take(entry)
+            if relint:
+                cached[i] = entry
+            else:
+                compiled[i] = take(entry)
     missing = [i for i, found in enumerate(compiled) if found is None]
-    todo = [files[i] for i in missing]
+    todo = [cached.get(i) or files[i] for i in missing]
     files.clear()
     problems, fresh = [], []
     for done, (i, (entry, file_problems, findings)) in enumerate(zip(missing, compile_files(
@@ -106,7 +113,8 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
             progress(done, len(missing))
         problems += file_problems
         if entry is not None:
-            fresh.append((keys[i], entry))
+            if cached.pop(i, None) is None:
+                fresh.append((keys[i], entry))
             compiled[i] = take(entry, findings)
         if cache and len(fresh) >= SAVE_BATCH:  # stored while the workers compile the rest
             cache.add(fresh)
@@ -117,11 +125,12 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     return [found for found in compiled if found is not None], problems
 
 
-def compile_files(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
+def compile_files(files: list[CardFile | bytes], note_types: dict[str, NoteType], trusted: bool,
                   workers: int | None = None,
                   lint: Callable | None = None) -> Iterator[tuple[bytes | None, list[Problem], bytes | None]]:
-    """`compile_file` for each file, in order, in chunks over worker
-    processes; yielded as chunks finish, so the caller takes one chunk in
+    """`compile_file` for each file (`lint_entry` for a cache entry), in
+    order, in chunks over worker processes; yielded as chunks finish, so
+    the caller takes one chunk in
     while the workers compile the next. `files` is emptied as chunks are
     handed out: a big deck's texts are never all held with what they
     compiled to."""
@@ -147,9 +156,10 @@ def _handed_out(files: list, size: int) -> Iterator[list]:
         yield [files.pop() for _ in range(min(size, len(files)))]
 
 
-def _compile_chunk(files: list[CardFile], note_types: dict[str, NoteType], trusted: bool,
+def _compile_chunk(files: list[CardFile | bytes], note_types: dict[str, NoteType], trusted: bool,
                    lint: Callable | None) -> list[tuple[bytes | None, list[Problem], bytes | None]]:
-    return [compile_file(f, note_types, trusted, lint) for f in files]
+    return [compile_file(f, note_types, trusted, lint) if isinstance(f, CardFile)
+            else lint_entry(f, note_types, lint) for f in files]
 
 
 def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: bool,
@@ -162,6 +172,12 @@ def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: 
         return None, problems, None
     fields = render_fields(card, trusted)
     return encode(card, fields), problems, marshal.dumps(lint(card, fields)) if lint else None
+
+
+def lint_entry(entry: bytes, note_types: dict[str, NoteType],
+               lint: Callable) -> tuple[bytes, list[Problem], bytes]:
+    """`compile_file` for a card the cache already has: its findings only."""
+    return entry, [], marshal.dumps(lint(*decode(entry, note_types)))
 
 
 def encode(card: Card, fields: tuple[str, ...]) -> bytes:

@@ -89,9 +89,10 @@ def test_parallel_cached_builds_equal_a_plain_single_process_build(tmp_path):
 
 
 def test_a_check_finds_the_same_whether_cards_are_linted_in_workers_or_from_the_cache(tmp_path, monkeypatch):
-    """A card's own rules run where it is compiled: in a worker process, or
-    in the main one when the card comes from the cache."""
-    plain, fast, cached = deck(tmp_path / "plain"), deck(tmp_path / "fast"), deck(tmp_path / "cached")
+    """A card's own rules run where it is compiled: in a worker process; for
+    a card from the cache, in a worker too when there are many, else in the
+    main one."""
+    plain, fast, cached, few = (deck(tmp_path / name) for name in ("plain", "fast", "cached", "few"))
     single = check_project(plain)  # too few files for workers: one process
     assert single.warnings and not single.errors
 
@@ -100,7 +101,11 @@ def test_a_check_finds_the_same_whether_cards_are_linted_in_workers_or_from_the_
     assert check_project(fast) == single  # every card compiled and linted in a worker
 
     build(cached, now=NOW)  # every card in the cache, none linted yet
-    assert check_project(cached) == single
+    assert check_project(cached) == single  # linted in the workers from its cache entry
+
+    build(few, now=NOW)
+    monkeypatch.setattr(cache, "PARALLEL_MIN", 10_000)
+    assert check_project(few) == single  # linted here
 
 
 def test_a_build_from_the_cache_never_loads_python_markdown(tmp_path):
