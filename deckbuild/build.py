@@ -156,7 +156,8 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     keys = None
     if reuse:
         files, keys = reuse.same_text(files)
-    finish = partial(built_note, NoteMaker(config, namespace), on_note) if make_notes else None
+    finish = partial(built_note, NoteMaker(config, namespace), on_note,
+                     reuse.unlinted if reuse else {}) if make_notes else None
     compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
                                             config.root if cache else None, workers, keys,
                                             reuse.live_keys() if reuse else None, finish, progress, lint)
@@ -263,13 +264,20 @@ class NoteMaker:
                     deck="::".join((self.config.name,) + card.deck), tags=tags, media=files), problems
 
 
-def built_note(make: NoteMaker, on_note: Callable[[Note, object], None] | None, card: Card,
-               fields_html: tuple[str, ...], findings: object = None) -> tuple[BuiltNote, list[Problem]]:
-    """What `build` keeps of a compiled card: the note as built, and its media problems."""
-    note, problems = make(card, fields_html)
+def built_note(make: NoteMaker, on_note: Callable[[Note, object], None] | None,
+               known: dict[str, BuiltNote], card: Card, fields_html: tuple[str, ...],
+               findings: object = None) -> tuple[BuiltNote, list[Problem]]:
+    """What `build` keeps of a compiled card: the note as built, and its
+    media problems. `known`: notes built before from the same text and
+    media, taken as they are (check compiles their cards only to lint them)."""
+    before = known.pop(card.path, None)
+    if before is None:
+        note, problems = make(card, fields_html)
+    else:
+        note, problems = Note(card, before.guid, before.fields, before.deck, before.tags, before.media), []
     if on_note:
         on_note(note, findings)
-    return note.built(), problems
+    return before or note.built(), problems
 
 
 def _render_card(card: Card, locate: Callable, trusted: bool, fields_html: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:

@@ -186,6 +186,9 @@ class Reuse:
         self._load_last, self.keys, self.findings = load_last, keys, findings
         self.next_findings = Findings(findings.settings) if findings else None
         self.notes: dict[str, BuiltNote] = {}  # card file -> note reused
+        # (check) card file -> its note, reusable but not linted (a check
+        # after a build): its card is linted anew, its note need not be made anew
+        self.unlinted: dict[str, BuiltNote] = {}
         self.read_again = False  # a file the last snapshot knew had to be read: worth a new one
         self._media: dict[Path, Stat | None] = {}
 
@@ -232,6 +235,7 @@ class Reuse:
         if self.findings:
             found = self.findings.cards.get(rel)
             if found is None or found[0] != key:
+                self.unlinted[rel] = note
                 return False
             self.next_findings.cards[rel] = found
         self.notes[rel] = note

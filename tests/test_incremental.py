@@ -12,7 +12,7 @@ import pytest
 
 from conftest import FIXTURE_CARDS, PNG, REPO, card_text, write_project
 from deckbuild import lint, snapshot
-from deckbuild.build import build
+from deckbuild.build import NoteMaker, build
 from deckbuild.cache import CACHE_DIR
 from deckbuild.lint import check_project
 
@@ -208,6 +208,20 @@ def test_a_check_never_leaves_build_thinking_it_has_nothing_to_do(project, tmp_p
     check_project(project)
     mine, plain = built_as_plain(project, tmp_path, NOW + 10)
     assert mine == plain
+
+
+def test_a_check_after_a_build_lints_every_card_but_makes_no_note_again(project, tmp_path, monkeypatch):
+    """The build's notes are taken as they are; only the rules run on each card."""
+    made, linted = [], []
+    make, findings = NoteMaker.__call__, lint.card_findings
+    monkeypatch.setattr(NoteMaker, "__call__", lambda self, card, *a: made.append(card.path) or make(self, card, *a))
+    monkeypatch.setattr(lint, "card_findings", lambda card, *a, **k: linted.append(card.path) or findings(card, *a, **k))
+    report = check_project(project)
+    assert made == [] and sorted(linted) == sorted(f"cards/{name}" for name in FIXTURE_CARDS)
+    before = stats(project)
+    assert not build(project, now=NOW + 10).written
+    assert all(map(same_file, before, stats(project)))
+    assert report == fresh_check(project, tmp_path, monkeypatch)
 
 
 def test_a_skipped_rule_is_reported_by_every_check(tmp_path, trust_fresh_stats, monkeypatch):
