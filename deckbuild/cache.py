@@ -73,8 +73,9 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     the Cards need not all be held at once. `lint` (check's rules: a
     function of the two, giving plain values) runs where each card is
     compiled, in the workers for most (and for cards from the cache when
-    there are many), and its findings come to `finish` as a third argument. `files` is emptied: each file's text is let go
-    once handed to be compiled."""
+    there are many), and its findings come to `finish` as a third argument.
+    `files` is emptied: each file's text is let go once handed to be
+    compiled."""
     if not files:
         return [], []
     cache = CardCache.open(root) if root is not None else None
