@@ -10,6 +10,8 @@ under `/usr/bin/time -v` (wall time and peak RSS, median of --runs):
     cold    no lock, no cache, no dist/: a first build
     warm    nothing changed since the last build
     edit    one card's text changed since the last build
+    after   cold, but the other command (check for build, build for
+            check) has just run: an author's usual order either way
 
 If ankdown (the fastest peer: `pip install ankdown`) is on PATH, or named
 with --ankdown, the same cards in its format are built with it too, as a
@@ -40,7 +42,7 @@ from synthetic import edit, write_ankdown, write_deck
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / "build_deck.py"
 TIME = "/usr/bin/time"
-SCENARIOS = ("cold", "warm", "edit")
+SCENARIOS = ("cold", "warm", "edit", "after")
 STATE = ("build-deck.lock", ".build-deck-cache", "dist")  # what a cold run starts without
 
 
@@ -69,18 +71,21 @@ def forget(root: Path) -> None:
             path.unlink()
 
 
-def bench_command(command: str, root: Path, cards: list[Path], runs: int) -> dict[str, dict]:
+def bench_command(command: str, root: Path, cards: list[Path], runs: int,
+                  other: str | None) -> dict[str, dict]:
     argv = [sys.executable, str(CLI), command, "--root", str(root)]
     if command == "build":
         argv.append("--quiet")
     results = {}
-    for scenario in SCENARIOS:
+    for scenario in SCENARIOS if other else SCENARIOS[:-1]:
         samples = []
         for run in range(runs):
-            if scenario == "cold":
+            if scenario in ("cold", "after"):
                 forget(root)
-            elif scenario == "edit":
+            if scenario == "edit":
                 edit(cards[len(cards) // 2], f"{command}-{run}")
+            elif scenario == "after":
+                subprocess.run([sys.executable, str(CLI), other, "--root", str(root)], capture_output=True)
             samples.append(measure(argv, root))
         walls, rss = zip(*samples)
         results[scenario] = {"wall_s": round(statistics.median(walls), 3),
@@ -104,7 +109,8 @@ def startup(runs: int) -> float:
 
 
 def table(report: dict) -> str:
-    lines = ["| cards | command | cold | warm | one card edited |", "|---|---|---|---|---|"]
+    lines = ["| cards | command | cold | warm | one card edited | after the other |",
+             "|---|---|---|---|---|---|"]
     for size in report["sizes"]:
         for command, scenarios in size["commands"].items():
             cells = [f"{s['wall_s']:.2f} s, {s['peak_rss_mb']:.0f} MB" if s else "–"
@@ -149,7 +155,9 @@ def main() -> None:
             root = work / f"deck-{size}"
             shutil.rmtree(root, ignore_errors=True)
             cards = write_deck(root, size)
-            results = {command: bench_command(command, root, cards, args.runs) for command in commands}
+            results = {command: bench_command(command, root, cards, args.runs,
+                                              next((c for c in commands if c != command), None))
+                       for command in commands}
             if args.ankdown:
                 results["ankdown (peer)"] = {"cold": bench_ankdown(args.ankdown, root, size, args.runs)}
             report["sizes"].append({"cards": size, "commands": results})
