@@ -97,15 +97,17 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     # Cards the cache has but check has no findings for (check after a
     # build): on more than one core, linted in the workers with the rest.
     relint = lint is not None and len(keys) >= PARALLEL_MIN and (workers or os.cpu_count() or 1) > 1
-    cached: dict[int, bytes] = {}
+    entries: dict[int, bytes] = {}
     if cache:
         for i, entry in cache.lookup(keys):
             if relint:
-                cached[i] = entry
+                entries[i] = entry
             else:
                 compiled[i] = take(entry)
     missing = [i for i, found in enumerate(compiled) if found is None]
-    todo = [cached.get(i) or files[i] for i in missing]
+    todo = [entries.get(i) or files[i] for i in missing]
+    cached = set(entries)  # held only in `todo`, let go as handed out
+    entries.clear()
     files.clear()
     problems, fresh = [], []
     for done, (i, (entry, file_problems, findings)) in enumerate(zip(missing, compile_files(
@@ -114,7 +116,7 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
             progress(done, len(missing))
         problems += file_problems
         if entry is not None:
-            if cached.pop(i, None) is None:
+            if i not in cached:
                 fresh.append((keys[i], entry))
             compiled[i] = take(entry, findings)
         if cache and len(fresh) >= SAVE_BATCH:  # stored while the workers compile the rest
