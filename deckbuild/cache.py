@@ -133,10 +133,9 @@ def compile_files(files: list[CardFile | bytes], note_types: dict[str, NoteType]
                   lint: Callable | None = None) -> Iterator[tuple[bytes | None, list[Problem], bytes | None]]:
     """`compile_file` for each file (`lint_entry` for a cache entry), in
     order, in chunks over worker processes; yielded as chunks finish, so
-    the caller takes one chunk in
-    while the workers compile the next. `files` is emptied as chunks are
-    handed out: a big deck's texts are never all held with what they
-    compiled to."""
+    the caller takes one chunk in while the workers compile the next.
+    `files` is emptied as chunks are handed out: a big deck's texts are
+    never all held with what they compiled to."""
     if workers is None:
         workers = (os.cpu_count() or 1) if len(files) >= PARALLEL_MIN else 1
     work = partial(_compile_chunk, note_types=note_types, trusted=trusted, lint=lint)

@@ -223,7 +223,10 @@ class Reuse:
             key = self.keys(card_file)
             self.next.files[card_file.rel] = (self.next.files[card_file.rel][0], key)
             known = self.last.files.get(card_file.rel)
-            if not (known and known[1] == key and self._take(card_file.rel, key)):
+            same = known is not None and known[1] == key
+            if not same:  # edited since its stat was taken: its old note is no use
+                self.unlinted.pop(card_file.rel, None)
+            if not (same and self._take(card_file.rel, key)):
                 fresh.append(card_file)
                 keys.append(key)
         return fresh, keys
