@@ -4,12 +4,13 @@
     python benchmarks/run.py                          # 1,000 / 10,000 / 100,000 cards
     python benchmarks/run.py --sizes 1000 --runs 3    # a quick run
 
-For each size and command, three scenarios, each timed as a whole process
-under `/usr/bin/time -v` (wall time and peak RSS, median of --runs):
+For each size and command, four scenarios, each timed as a whole process
+under `/usr/bin/time -v` (wall time and peak RSS, median of --runs; the
+commands take turns, run by run):
 
     cold    no lock, no cache, no dist/: a first build
-    warm    nothing changed since the last build
-    edit    one card's text changed since the last build
+    warm    nothing changed since the command last ran
+    edit    one card's text changed since the command last ran
     after   cold, but the other command (check for build, build for
             check) has just run: an author's usual order either way
 
@@ -71,36 +72,53 @@ def forget(root: Path) -> None:
             path.unlink()
 
 
-def bench_command(command: str, root: Path, cards: list[Path], runs: int,
-                  other: str | None) -> dict[str, dict]:
-    argv = [sys.executable, str(CLI), command, "--root", str(root)]
-    if command == "build":
-        argv.append("--quiet")
-    results = {}
-    for scenario in SCENARIOS if other else SCENARIOS[:-1]:
-        samples = []
+def bench_commands(commands: list[str], root: Path, cards: list[Path], runs: int,
+                   ankdown: list[str] | None) -> dict[str, dict]:
+    """Each scenario's runs, the commands taking turns within each run (and
+    ankdown's in the cold one): this machine's speed drifts over minutes,
+    and a comparison between the commands must not drift with it."""
+    samples: dict[str, dict[str, list]] = {command: {} for command in commands}
+    for scenario in SCENARIOS:
         for run in range(runs):
-            if scenario in ("cold", "after"):
-                forget(root)
-            if scenario == "edit":
-                edit(cards[len(cards) // 2], f"{command}-{run}")
-            elif scenario == "after":
-                subprocess.run([sys.executable, str(CLI), other, "--root", str(root)], capture_output=True)
-            samples.append(measure(argv, root))
-        walls, rss = zip(*samples)
-        results[scenario] = {"wall_s": round(statistics.median(walls), 3),
-                             "peak_rss_mb": round(statistics.median(rss), 1),
-                             "samples_s": [round(w, 3) for w in walls]}
-    return results
+            for command in commands:
+                other = next((c for c in commands if c != command), None)
+                if scenario == "after" and other is None:
+                    continue
+                prepare(scenario, command, other, root, cards[len(cards) // 2], run)
+                samples[command].setdefault(scenario, []).append(measure(argv_of(command, root), root))
+            if scenario == "cold" and ankdown:
+                samples.setdefault("ankdown (peer)", {}).setdefault("cold", []).append(measure(ankdown, root))
+    return {command: {scenario: summary(found) for scenario, found in scenarios.items()}
+            for command, scenarios in samples.items()}
 
 
-def bench_ankdown(ankdown: str, root: Path, size: int, runs: int) -> dict:
-    cards = write_ankdown(root / "ankdown", size)
-    samples = [measure([ankdown, "-r", str(cards), "-p", str(root / "ankdown.apkg")], root)
-               for _ in range(runs)]
+def argv_of(command: str, root: Path) -> list[str]:
+    return [sys.executable, str(CLI), command, "--root", str(root)] + (["--quiet"] if command == "build" else [])
+
+
+def prepare(scenario: str, command: str, other: str | None, root: Path, card: Path, run: int) -> None:
+    """Leave `root` as the scenario starts: warm and edit after a run of the
+    same command (untimed), since the other command may have run last."""
+    if scenario in ("cold", "after"):
+        forget(root)
+    if scenario == "after":
+        subprocess.run(argv_of(other, root), capture_output=True)
+    elif scenario in ("warm", "edit"):
+        subprocess.run(argv_of(command, root), capture_output=True)
+    if scenario == "edit":
+        edit(card, f"{command}-{run}")
+
+
+def summary(samples: list[tuple[float, float]]) -> dict:
     walls, rss = zip(*samples)
     return {"wall_s": round(statistics.median(walls), 3), "peak_rss_mb": round(statistics.median(rss), 1),
             "samples_s": [round(w, 3) for w in walls]}
+
+
+def ankdown_argv(ankdown: str, root: Path, size: int) -> list[str]:
+    """The same cards in ankdown's format, and the command that builds them."""
+    cards = write_ankdown(root / "ankdown", size)
+    return [ankdown, "-r", str(cards), "-p", str(root / "ankdown.apkg")]
 
 
 def startup(runs: int) -> float:
@@ -155,11 +173,8 @@ def main() -> None:
             root = work / f"deck-{size}"
             shutil.rmtree(root, ignore_errors=True)
             cards = write_deck(root, size)
-            results = {command: bench_command(command, root, cards, args.runs,
-                                              next((c for c in commands if c != command), None))
-                       for command in commands}
-            if args.ankdown:
-                results["ankdown (peer)"] = {"cold": bench_ankdown(args.ankdown, root, size, args.runs)}
+            ankdown = ankdown_argv(args.ankdown, root, size) if args.ankdown else None
+            results = bench_commands(commands, root, cards, args.runs, ankdown)
             report["sizes"].append({"cards": size, "commands": results})
             print(f"{size:,} cards done", file=sys.stderr)
     finally:
