@@ -11,10 +11,11 @@ import sys
 import pytest
 
 from conftest import FIXTURE_CARDS, PNG, REPO, card_text, write_project
-from deckbuild import lint, snapshot
+from deckbuild import build as build_module, lint, snapshot
 from deckbuild.build import NoteMaker, build
 from deckbuild.cache import CACHE_DIR
 from deckbuild.lint import check_project
+from deckbuild.problems import ProjectError
 
 NOW = 1_700_000_000
 PACKAGE = "dist/test-deck.apkg"
@@ -288,6 +289,32 @@ def test_a_build_with_nothing_to_do_reads_no_notes(project, monkeypatch):
     result = build(project, now=NOW + 10)
     assert (result.note_count, result.cards_by_type) == (4, {"basic": 1, "cloze": 2, "reversed": 2, "type-in": 1})
     assert [m.name for m in result.media] == ["bilder-prikk.png"] and result.decks[0] == "Test deck"
+
+
+def test_a_build_or_check_with_nothing_to_do_reads_no_lock(project, monkeypatch):
+    """The deck names its namespace, so the lock (a big deck's is large) is
+    read only when something changed since the same command last ran."""
+    read_lock = build_module.read_lock
+    def no_lock(*args):
+        raise AssertionError("the lock was read")
+    monkeypatch.setattr(build_module, "read_lock", no_lock)
+    assert not build(project, now=NOW + 10).written
+
+    monkeypatch.setattr(build_module, "read_lock", read_lock)
+    first = check_project(project)
+    monkeypatch.setattr(build_module, "read_lock", no_lock)
+    assert check_project(project) == first
+
+
+@pytest.mark.parametrize("where", ["deck.toml", LOCK])
+def test_a_changed_namespace_is_refused_after_a_build_with_a_snapshot(project, where):
+    """In deck.toml or in the lock: either way, every note would be duplicated."""
+    path = project / where
+    path.write_text(path.read_text().replace('"test-deck"', '"other-deck"', 1))
+    with pytest.raises(ProjectError) as refused:
+        build(project, now=NOW + 10)
+    assert any("namespace changed" in p.message for p in refused.value.problems)
+    assert any(p.is_error and "namespace changed" in p.message for p in check_project(project).problems)
 
 
 def test_a_snapshot_cut_off_between_its_two_files_is_a_full_build(project, tmp_path):
