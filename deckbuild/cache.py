@@ -105,9 +105,8 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
             else:
                 compiled[i] = take(entry)
     missing = [i for i, found in enumerate(compiled) if found is None]
-    todo = [entries.get(i) or files[i] for i in missing]
-    cached = set(entries)  # held only in `todo`, let go as handed out
-    entries.clear()
+    cached = set(entries)  # linted again, not stored again
+    todo = [entries.pop(i) if i in cached else files[i] for i in missing]  # let go as handed out
     files.clear()
     problems, fresh = [], []
     for done, (i, (entry, file_problems, findings)) in enumerate(zip(missing, compile_files(
