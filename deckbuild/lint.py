@@ -96,8 +96,13 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     where it is compiled, mostly in the worker processes (card_findings);
     here, spelling is looked up once for all and the rules across cards run."""
     notes: list[tuple[Note, tuple]] = []  # of the cards compiled (the others' findings are kept)
-    project, problems = load_project(root, incremental=True, make_notes=True,
-                                     on_note=lambda note, found: notes.append((note, found)),
+    across = AcrossCards()
+
+    def on_note(note: Note, found: tuple) -> None:
+        notes.append((note, found))
+        across.add(found[1], found[2])
+
+    project, problems = load_project(root, incremental=True, make_notes=True, on_note=on_note,
                                      lint_settings=partial(lint_settings, limits=limits),
                                      lint=partial(card_findings, limits=limits))
     if project.remembered:
@@ -106,8 +111,10 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     config, reuse, built = project.config, project.reuse, project.built
     errors = [_as_error(p) for p in problems + render_project(project)[1] + lock_problems(built, project.lock)]
     memory = reuse.next_findings if reuse else None
-    fresh, skipped = lint_cards(notes, config, partial(misspelled, cache=user_cache()))
+    fresh, skipped = lint_cards(notes, config, across.tokens, partial(misspelled, cache=user_cache()))
     kept = [CardLint(*memory.cards[rel][1]) for rel in reuse.notes] if memory else []
+    for lint in kept:
+        across.add(lint.prompts)
     if kept:
         skipped = {**reuse.findings.skipped, **skipped}
     lints = sorted(fresh + kept, key=lambda lint: lint.path)
@@ -116,7 +123,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     if last and last[0] == prompts:  # the same questions as last time: the same duplicates
         duplicates = [Problem(*values) for values in last[1]]
     else:
-        duplicates = duplicate_questions(lints, limits)
+        duplicates = duplicate_questions(lints, limits, across.recurring)
     warnings = sorted(deck_warnings(lints, config, duplicates), key=_place)
     if memory and not errors:
         memory.duplicates = (prompts, [_encoded_problem(d) for d in duplicates])
@@ -173,42 +180,43 @@ def _encoded_problem(p: Problem) -> tuple:
 
 def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Limits()) -> tuple:
     """What a card's own rules find, spelling aside: (warnings as values,
-    prompts, its words to spell-check). Plain values, light to send from a
-    worker and to keep until spelling is looked up: each word once, in one
-    string."""
+    prompts, its text to spell-check). Plain values, light to send from a
+    worker and to keep until spelling is looked up: its visible text in one
+    string (lint_cards finds the words in it, once for all the deck's
+    whitespace-separated tokens)."""
     if card.retired:
         return (), (), ""
     text = CardText.of(card, fields_html)
     warnings = [p for rule in CARD_RULES for p in rule(text, limits)] + unknown_ignores(text)
-    to_spell = "" if SPELLING in card.ignore else " ".join(dict.fromkeys(words("\n".join(text.text.values()))))
+    to_spell = "" if SPELLING in card.ignore else " ".join(text.text.values())
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 
-def lint_cards(per_card: list[tuple[Note, tuple]], config: DeckConfig,
+def lint_cards(per_card: list[tuple[Note, tuple]], config: DeckConfig, tokens: set[str],
                spell: Callable = misspelled) -> tuple[list[CardLint], dict[str, str]]:
     """Each card's own findings (note, its card_findings), with spelling
-    looked up once for all; and the rules that could not run (code -> why)."""
-    skipped, unknown = {}, frozenset()
+    looked up once for all the `tokens` of their texts (AcrossCards); and the
+    rules that could not run (code -> why)."""
+    skipped, unknown, misspelling = {}, frozenset(), frozenset()
     if SPELLING not in config.ignore:
-        vocabulary = set()
-        for _, (_, _, to_spell) in per_card:
-            vocabulary.update(to_spell.split())
-        result = spell(vocabulary, config.language, config.words)
+        # A word never spans tokens, so the deck's words are its tokens' words.
+        result = spell(set(words(" ".join(tokens))), config.language, config.words)
         unknown = result.unknown
         if result.skipped:
             skipped[SPELLING] = result.skipped
+        if unknown:  # a letters-only token is its own word
+            misspelling = frozenset(t for t in tokens if t in unknown
+                                    or not t.isalpha() and not unknown.isdisjoint(words(t)))
     lints = []
     for note, (warnings, prompts, to_spell) in per_card:
-        misspelled_ = _misspelled(note, to_spell, unknown, config.language) if unknown else ()
+        misspelled_ = () if misspelling.isdisjoint(to_spell.split()) else \
+            _misspelled(note, unknown, config.language)
         lints.append(CardLint(note.card.path, tuple(note.card.ignore), warnings + misspelled_, prompts))
     return lints, skipped
 
 
-def _misspelled(note: Note, to_spell: str, unknown: frozenset[str],
-                language: str) -> tuple[tuple, ...]:
+def _misspelled(note: Note, unknown: frozenset[str], language: str) -> tuple[tuple, ...]:
     """W112 once per unknown word of a card, at its first place."""
-    if unknown.isdisjoint(to_spell.split()):
-        return ()
     text, reported, found = CardText.of(note.card, note.fields), set(), []
     for name, field_text in text.text.items():
         for word in words(field_text):
@@ -233,17 +241,15 @@ def _prompts(card: CardText) -> tuple[tuple, ...]:
     """(field, its words casefolded and space-separated, its line, the keys
     duplicate_questions files it under) per prompt. The keys are packed, 8
     bytes each rather than a 32-byte int: a big deck holds every prompt's.
-    They use a stable hash, so they keep between checks, and come sorted,
-    so the earlier card a duplicate names never depends on a hash seed."""
+    They use a stable hash, so they keep between checks."""
     prompts = []
     for name, text in card.prompts:
         words_ = TOKEN.findall(text.casefold())
-        bag = set(words_)
+        hashes = [_stable_hash(word) for word in set(words_)]
         keys = b""
-        if len(bag) >= 3:
-            hashes = sorted(map(_stable_hash, bag))
+        if len(hashes) >= 3:
             whole = reduce(xor, hashes)
-            keys = array("Q", [whole] + ([whole ^ h for h in hashes] if len(bag) >= 4 else [])).tobytes()
+            keys = array("Q", [whole, *(whole ^ h for h in hashes)] if len(hashes) >= 4 else [whole]).tobytes()
         prompts.append((name, " ".join(words_), card.card.field_lines.get(name, 1), keys))
     return tuple(prompts)
 
@@ -428,19 +434,38 @@ TOKEN = re.compile(r"\w+")
 SIMILAR_CANDIDATES = 8  # earlier prompts compared per shared key: keeps it linear
 
 
-def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
+@dataclass
+class AcrossCards:
+    """What the rules across cards need from each card, gathered as it comes
+    in (while the workers compile the next ones, not after them all): the
+    deck's whitespace-separated tokens to spell, and the question keys of
+    more than one prompt (most recur nowhere, and are then never filed)."""
+
+    tokens: set[str] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)
+    recurring: set[int] = field(default_factory=set)
+
+    def add(self, prompts: tuple[tuple, ...], to_spell: str = "") -> None:
+        self.tokens.update(to_spell.split())
+        for _, _, _, packed in prompts:
+            keys = array("Q", packed)
+            if not self.seen.isdisjoint(keys):
+                self.recurring.update(key for key in keys if key in self.seen)
+            self.seen.update(keys)
+
+
+def duplicate_questions(cards: list[CardLint], limits: Limits, recurring: set[int]) -> list[Problem]:
     """W107 for the same question (same words, case and punctuation aside),
     W108 for questions whose word sets differ by one word added, dropped or
-    replaced (token Jaccard >= limits.similarity). A card points at an
-    earlier one. Linear: every prompt has keys, its word set and the sets one
-    word smaller (as XORs of word hashes: _prompts), and only prompts sharing
-    a key are compared. Most share none: a first pass finds the keys that
-    recur, and only prompts with such a key are filed (a big deck's keys
-    would otherwise each hold a list)."""
-    recurring = _recurring_keys(cards)
+    replaced (token Jaccard >= limits.similarity). A card points at the
+    earliest such one before it. Linear: every prompt has keys, its word set
+    and the sets one word smaller (as XORs of word hashes: _prompts), and
+    only prompts sharing a key are compared: those with a key in
+    `recurring` (AcrossCards) are filed."""
     problems = []
     exact: dict[str, tuple[str, int]] = {}  # words -> (path, line) first asking
-    filed: dict[int, list[tuple[frozenset, str, str]]] = {}  # key -> (words, path, path:line)
+    filed: dict[int, list[tuple[int, frozenset, str, str]]] = {}  # key -> (order, words, path, path:line)
+    order = 0
     for card in cards:
         path = card.path
         for _, words_, line, packed in card.prompts:
@@ -460,7 +485,8 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
                 problems.append(Problem(path, line, f"question nearly the same as {similar}: "
                                         "learners will mix up the answers; make them clearly "
                                         "different", 1, "W108", "warning"))
-            entry = (bag, path, f"{path}:{line}")
+            order += 1
+            entry = (order, bag, path, f"{path}:{line}")
             for key in keys:
                 bucket = filed.get(key)
                 if bucket is None:
@@ -470,27 +496,18 @@ def duplicate_questions(cards: list[CardLint], limits: Limits) -> list[Problem]:
     return problems
 
 
-def _recurring_keys(cards: list[CardLint]) -> set[int]:
-    """The keys of more than one prompt."""
-    seen: set[int] = set()
-    recurring: set[int] = set()
-    for card in cards:
-        for _, _, _, packed in card.prompts:
-            keys = array("Q", packed)
-            if not seen.isdisjoint(keys):
-                recurring.update(key for key in keys if key in seen)
-            seen.update(keys)
-    return recurring
-
-
 def _first_similar(bag: frozenset, path: str, keys: array, filed: dict, threshold: float) -> str | None:
-    size = len(bag)
+    """The earliest filed prompt sharing a key and similar enough, of another card."""
+    size, found = len(bag), None
     for key in keys:
-        for other_bag, other_path, where in filed.get(key, ()):
+        for order, other_bag, other_path, where in filed.get(key, ()):
+            if found is not None and order >= found[0]:
+                break  # a bucket is in order
             shared = len(bag & other_bag)
             if other_path != path and shared >= threshold * (size + len(other_bag) - shared):
-                return where
-    return None
+                found = order, where
+                break
+    return found[1] if found else None
 
 
 KNOWN_CODES = sorted(set(RULES) - {ERROR_CODE})
