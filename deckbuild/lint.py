@@ -20,6 +20,7 @@ import hashlib
 import json
 import marshal
 import re
+import struct
 from array import array
 from dataclasses import dataclass, field
 from functools import lru_cache, partial, reduce
@@ -245,13 +246,18 @@ def _prompts(card: CardText) -> tuple[tuple, ...]:
     prompts = []
     for name, text in card.prompts:
         words_ = TOKEN.findall(text.casefold())
-        hashes = [_stable_hash(word) for word in set(words_)]
-        keys = b""
-        if len(hashes) >= 3:
-            whole = reduce(xor, hashes)
-            keys = array("Q", [whole, *(whole ^ h for h in hashes)] if len(hashes) >= 4 else [whole]).tobytes()
-        prompts.append((name, " ".join(words_), card.card.field_lines.get(name, 1), keys))
+        prompts.append((name, " ".join(words_), card.card.field_lines.get(name, 1),
+                        _packed_keys([_stable_hash(word) for word in set(words_)])))
     return tuple(prompts)
+
+
+def _packed_keys(hashes: list[int]) -> bytes:
+    if len(hashes) < 3:
+        return b""
+    whole = reduce(xor, hashes)
+    if len(hashes) == 3:
+        return struct.pack("Q", whole)
+    return struct.pack(f"{len(hashes) + 1}Q", whole, *[whole ^ h for h in hashes])
 
 
 @lru_cache(maxsize=1 << 16)
@@ -390,15 +396,19 @@ CLOZE_DELETION = re.compile(r"\{\{c(\d+)::((?:(?!::|\}\}).)*)", re.S)
 
 
 def too_many_clozes(card: CardText, limits: Limits) -> Iterator[Problem]:
+    if not card.is_cloze:
+        return
     first = card.card.note_type.first_field
-    count = len(CLOZE_DELETION.findall(card.card.fields.get(first, ""))) if card.is_cloze else 0
+    count = len(CLOZE_DELETION.findall(card.card.fields.get(first, "")))
     if count > limits.clozes:
         yield card.warn("W109", f"{count} cloze deletions (limit {limits.clozes}): split the note, "
                                 "so each card asks for little", first)
 
 
 def cloze_number_gap(card: CardText, limits: Limits) -> Iterator[Problem]:
-    numbers = card.card.cloze_numbers if card.is_cloze else set()
+    if not card.is_cloze:
+        return
+    numbers = card.card.cloze_numbers
     missing = sorted(set(range(1, max(numbers, default=0) + 1)) - numbers)
     if missing:
         found = ", ".join(f"c{n}" for n in sorted(numbers))
@@ -449,8 +459,9 @@ class AcrossCards:
         self.tokens.update(to_spell.split())
         for _, _, _, packed in prompts:
             keys = array("Q", packed)
-            if not self.seen.isdisjoint(keys):
-                self.recurring.update(key for key in keys if key in self.seen)
+            again = self.seen.intersection(keys)
+            if again:
+                self.recurring |= again
             self.seen.update(keys)
 
 
@@ -460,8 +471,8 @@ def duplicate_questions(cards: list[CardLint], limits: Limits, recurring: set[in
     replaced (token Jaccard >= limits.similarity). A card points at the
     earliest such one before it. Linear: every prompt has keys, its word set
     and the sets one word smaller (as XORs of word hashes: _prompts), and
-    only prompts sharing a key are compared: those with a key in
-    `recurring` (AcrossCards) are filed."""
+    only prompts sharing a key are compared: they are filed under their keys
+    in `recurring` (AcrossCards)."""
     problems = []
     exact: dict[str, tuple[str, int]] = {}  # words -> (path, line) first asking
     filed: dict[int, list[tuple[int, frozenset, str, str]]] = {}  # key -> (order, words, path, path:line)
@@ -476,8 +487,8 @@ def duplicate_questions(cards: list[CardLint], limits: Limits, recurring: set[in
                 problems.append(Problem(path, line, f"same question as {first_path}:{first_line}: merge "
                                         "the cards, or ask something distinct", 1, "W107", "warning"))
                 continue
-            keys = array("Q", packed)
-            if recurring.isdisjoint(keys):
+            keys = recurring.intersection(array("Q", packed))  # the others match no prompt
+            if not keys:
                 continue
             bag = frozenset(words_.split())
             similar = _first_similar(bag, path, keys, filed, limits.similarity)
@@ -496,7 +507,7 @@ def duplicate_questions(cards: list[CardLint], limits: Limits, recurring: set[in
     return problems
 
 
-def _first_similar(bag: frozenset, path: str, keys: array, filed: dict, threshold: float) -> str | None:
+def _first_similar(bag: frozenset, path: str, keys: set[int], filed: dict, threshold: float) -> str | None:
     """The earliest filed prompt sharing a key and similar enough, of another card."""
     size, found = len(bag), None
     for key in keys:
