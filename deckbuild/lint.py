@@ -182,14 +182,14 @@ def _encoded_problem(p: Problem) -> tuple:
 def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Limits()) -> tuple:
     """What a card's own rules find, spelling aside: (warnings as values,
     prompts, its text to spell-check). Plain values, light to send from a
-    worker and to keep until spelling is looked up: its visible text in one
-    string (lint_cards finds the words in it, once for all the deck's
-    whitespace-separated tokens)."""
+    worker and to keep until spelling is looked up: each whitespace-separated
+    token of its visible text once, in one string (lint_cards finds the
+    words in them, once for all the deck's tokens)."""
     if card.retired:
         return (), (), ""
     text = CardText.of(card, fields_html)
     warnings = [p for rule in CARD_RULES for p in rule(text, limits)] + unknown_ignores(text)
-    to_spell = "" if SPELLING in card.ignore else " ".join(text.text.values())
+    to_spell = "" if SPELLING in card.ignore else " ".join(dict.fromkeys(" ".join(text.text.values()).split()))
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 
