@@ -114,8 +114,6 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     memory = reuse.next_findings if reuse else None
     fresh, skipped = lint_cards(notes, config, across.tokens, partial(misspelled, cache=user_cache()))
     kept = [CardLint(*memory.cards[rel][1]) for rel in reuse.notes] if memory else []
-    for lint in kept:
-        across.add(lint.prompts)
     if kept:
         skipped = {**reuse.findings.skipped, **skipped}
     lints = sorted(fresh + kept, key=lambda lint: lint.path)
@@ -124,6 +122,8 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     if last and last[0] == prompts:  # the same questions as last time: the same duplicates
         duplicates = [Problem(*values) for values in last[1]]
     else:
+        for lint in kept:
+            across.add(lint.prompts)
         duplicates = duplicate_questions(lints, limits, across.recurring)
     warnings = sorted(deck_warnings(lints, config, duplicates), key=_place)
     if memory and not errors:

@@ -110,6 +110,16 @@ def test_spelling_flags_a_misspelled_word_where_it_stands(tmp_path: Path):
     assert "'butikkken'" in problem.message
 
 
+def test_a_misspelled_word_is_flagged_in_every_card_it_stands_in(tmp_path: Path):
+    root = write_project(tmp_path / "deck", {
+        "a.md": basic("a", "Hva er søppel?", "Alt som ikke øker fortjenesten i butikkken."),
+        "b.md": basic("b", "Hvor jobber selgeren?", "I (butikkken) og på lageret."),
+        "c.md": basic("c", "Hva er sosialfella?", "Prat med kolleger som ikke gir salg."),
+    }, config=NORWEGIAN)
+    report = check_project(root)
+    assert [(p.path, p.code) for p in report.problems] == [("cards/a.md", "W112"), ("cards/b.md", "W112")]
+
+
 def test_words_in_deck_toml_are_accepted(tmp_path: Path):
     root = write_project(tmp_path / "deck", {"a.md": basic("a", "Hva er Wozniaks regel?", "Minimum.")},
                          config=NORWEGIAN + 'words = ["wozniaks"]\n')
@@ -158,6 +168,14 @@ def test_words_finds_what_the_word_pattern_finds(text: str):
     if "://" in text or "@" in text or "www." in text:
         text = spelling.ADDRESS.sub(" ", text)
     assert words(text) == [w for w in spelling.WORD.findall(text) if len(w) > 1]
+
+
+@settings(max_examples=1000)
+@given(EDGY_TEXT)
+def test_words_are_found_token_by_token(text: str):
+    """check spell-checks the words of a deck's distinct whitespace-separated
+    tokens, once for all its cards: no word spans two tokens."""
+    assert words(text) == [w for token in text.split() for w in words(token)]
 
 
 def test_dictionary_gaps_of_nb_no_are_covered():

@@ -267,12 +267,15 @@ def test_checks_alone_reexamine_only_the_edited_card(tmp_path, trust_fresh_stats
 def test_the_duplicate_rules_run_again_only_when_a_question_changed(tmp_path, trust_fresh_stats, monkeypatch):
     root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
     check_project(root)
-    runs = []
-    real = lint.duplicate_questions
+    runs, gathered = [], []
+    real, add = lint.duplicate_questions, lint.AcrossCards.add
     monkeypatch.setattr(lint, "duplicate_questions", lambda *a: runs.append(1) or real(*a))
+    monkeypatch.setattr(lint.AcrossCards, "add", lambda self, prompts, *a: gathered.append(prompts) or add(self, prompts, *a))
 
     (root / "cards/a.md").write_text(LINTED["a.md"].replace("fortjenesten", "gevinsten"))  # an answer
-    assert check_project(root) == fresh_check(root, tmp_path, monkeypatch) and runs == [1]  # the fresh one
+    report = check_project(root)
+    assert len(gathered) == 1  # the edited card's questions, not the others' kept ones
+    assert report == fresh_check(root, tmp_path, monkeypatch) and runs == [1]  # the fresh one
 
     (root / "cards/c.md").write_text(card_text("c", "Hva er verdikjeden?\n\n% back\nNoe.", tags="[x]"))
     again = check_project(root)
