@@ -242,12 +242,14 @@ def _prompts(card: CardText) -> tuple[tuple, ...]:
     """(field, its words casefolded and space-separated, its line, the keys
     duplicate_questions files it under) per prompt. The keys are packed, 8
     bytes each rather than a 32-byte int: a big deck holds every prompt's.
-    They use a stable hash, so they keep between checks."""
+    They use a stable hash and come sorted, so they keep between checks,
+    which run with different string hashes: the next check compares them
+    to know whether the duplicate rules must run again."""
     prompts = []
     for name, text in card.prompts:
         words_ = TOKEN.findall(text.casefold())
         prompts.append((name, " ".join(words_), card.card.field_lines.get(name, 1),
-                        _packed_keys([_stable_hash(word) for word in set(words_)])))
+                        _packed_keys(sorted([_stable_hash(word) for word in set(words_)]))))
     return tuple(prompts)
 
 

@@ -284,6 +284,25 @@ def test_the_duplicate_rules_run_again_only_when_a_question_changed(tmp_path, tr
     assert any(p.code == "W107" and p.path == "cards/c.md" for p in again.problems)
 
 
+def test_the_duplicate_rules_are_not_run_again_for_an_answer_whatever_the_hash_seed(tmp_path):
+    """Each check runs in a new process, with its own string hashes: the
+    question keys it keeps, and compares with the next check's, must not
+    depend on them."""
+    root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
+    script = ("import sys; from pathlib import Path; from deckbuild import lint; runs = []; "
+              "real = lint.duplicate_questions; "
+              "lint.duplicate_questions = lambda *a: runs.append(1) or real(*a); "
+              "lint.check_project(Path(sys.argv[1])); print(len(runs))")
+
+    def duplicate_runs(seed: str) -> str:
+        return subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True,
+                              cwd=REPO, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
+
+    assert duplicate_runs("1") == "1"
+    (root / "cards/b.md").write_text(LINTED["b.md"].replace("samme", "samme igjen"))  # an answer
+    assert duplicate_runs("2") == "0"
+
+
 def test_a_build_with_nothing_to_do_reads_no_notes(project, monkeypatch):
     """It says what the last build said, from the snapshot's small file alone."""
     def no_notes(*args):
