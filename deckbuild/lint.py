@@ -113,6 +113,11 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     errors = [_as_error(p) for p in problems + render_project(project)[1] + lock_problems(built, project.lock)]
     memory = reuse.next_findings if reuse else None
     fresh, skipped = lint_cards(notes, config, across.tokens, partial(misspelled, cache=user_cache()))
+    # All that is needed of the cards compiled from here on: a big deck's
+    # Cards and words are not held while the rules across cards run.
+    made, made_media = len(notes), {m.path for note, _ in notes for m in note.media}
+    notes.clear()
+    across.tokens.clear()
     kept = [CardLint(*memory.cards[rel][1]) for rel in reuse.notes] if memory else []
     if kept:
         skipped = {**reuse.findings.skipped, **skipped}
@@ -124,6 +129,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     else:
         for lint in kept:
             across.add(lint.prompts)
+        across.seen.clear()  # the keys of one prompt only: most of a big deck's
         duplicates = duplicate_questions(lints, limits, across.recurring)
     warnings = sorted(deck_warnings(lints, config, duplicates), key=_place)
     if memory and not errors:
@@ -131,8 +137,8 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
         _remember(reuse, config, memory, fresh, warnings, skipped, built)
         # The notes it made, for the next check (or build) to reuse: worth
         # saving unless a few (a next check takes those from the card cache).
-        if len(notes) > SAVE_NOTES_OVER or not reuse.last.notes or reuse.read_again:
-            reuse.next.follow(built, {m.path for n, _ in notes for m in n.media})
+        if made > SAVE_NOTES_OVER or not reuse.last.notes or reuse.read_again:
+            reuse.next.follow(built, made_media)
             if not reuse.same_inputs():
                 reuse.next.outputs = {}  # the package and lock are behind these notes now
             reuse.next.save()
