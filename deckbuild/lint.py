@@ -129,7 +129,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     else:
         for lint in kept:
             across.add(lint.prompts)
-        across.seen.clear()  # the keys of one prompt only: most of a big deck's
+        across.seen.clear()  # every key seen: only those that recur matter from here
         duplicates = duplicate_questions(lints, limits, across.recurring)
     warnings = sorted(deck_warnings(lints, config, duplicates), key=_place)
     if memory and not errors:
