@@ -455,9 +455,9 @@ SIMILAR_CANDIDATES = 8  # earlier prompts compared per shared key: keeps it line
 @dataclass
 class AcrossCards:
     """What the rules across cards need from each card, gathered as it comes
-    in (while the workers compile the next ones, not after them all): the
-    deck's whitespace-separated tokens to spell, and the question keys of
-    more than one prompt (most recur nowhere, and are then never filed)."""
+    in: the deck's whitespace-separated tokens to spell, and the question
+    keys of more than one prompt (most recur nowhere, and are then never
+    filed)."""
 
     tokens: set[str] = field(default_factory=set)
     seen: set[int] = field(default_factory=set)
