@@ -29,10 +29,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import yaml
-
 from .files import CardFile
-from .front_matter import simple_mapping
+from .front_matter import read_front_matter, shown
 from .notetypes import BUILTIN, CLOZE, DEFAULT_TYPE, NoteType
 from .problems import Problem
 
@@ -90,7 +88,7 @@ def parse_card(card_file: CardFile, note_types: dict[str, NoteType] = BUILTIN) -
 
     for key in meta:
         if key not in FRONT_MATTER_KEYS:
-            problem(f"unknown front matter key {_shown(key)} (known: {', '.join(FRONT_MATTER_KEYS)})",
+            problem(f"unknown front matter key {shown(key)} (known: {', '.join(FRONT_MATTER_KEYS)})",
                     key_line(str(key)))
 
     card_id = meta.get("id")
@@ -98,13 +96,13 @@ def parse_card(card_file: CardFile, note_types: dict[str, NoteType] = BUILTIN) -
         problem("missing 'id' in front matter (run `build_deck.py new` to get one)")
     elif not isinstance(card_id, str) or not ID_PATTERN.fullmatch(card_id):
         problem("'id' must be text of letters, digits, '.', '_' or '-' (at most 100), "
-                f"starting with a letter or digit; quote it if YAML reads it as a number: got {_shown(card_id)}",
+                f"starting with a letter or digit; quote it if YAML reads it as a number: got {shown(card_id)}",
                 key_line("id"))
 
     type_key = meta.get("type", DEFAULT_TYPE)
     note_type = note_types.get(type_key) if isinstance(type_key, str) else None
     if note_type is None:
-        problem(f"unknown type {_shown(type_key)} (known: {', '.join(note_types)})", key_line("type"))
+        problem(f"unknown type {shown(type_key)} (known: {', '.join(note_types)})", key_line("type"))
 
     tags = _tags(meta.get("tags", []))
     if tags is None:
@@ -172,78 +170,15 @@ def split_front_matter(text: str, rel: str) -> tuple[dict | None, str, int, list
     if len(front_matter) > MAX_FRONT_MATTER:
         return None, "", 0, [Problem(rel, 2, f"front matter is {len(front_matter):,} characters; "
                                               f"at most {MAX_FRONT_MATTER:,} (is '---' missing after it?)")]
-    try:
-        meta = simple_mapping(front_matter)  # the common shape, without YAML's slow parser
-        if meta is None:
-            meta = yaml.load(front_matter, Loader=FrontMatterLoader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        reason = getattr(err, "problem", None) or str(err).splitlines()[0]
-        return None, "", 0, [Problem(rel, line, f"invalid YAML in front matter: {reason}")]
-    except RecursionError:
-        return None, "", 0, [Problem(rel, 2, "invalid YAML in front matter: nested too deeply")]
+    meta, invalid = read_front_matter(front_matter)
+    if invalid:
+        at, reason = invalid  # its line in the front matter, which starts on the file's second
+        return None, "", 0, [Problem(rel, 1 if at is None else at + 2, f"invalid YAML in front matter: {reason}")]
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
         return None, "", 0, [Problem(rel, 2, "front matter must be 'key: value' lines")]
     return meta, "\n".join(lines[end + 1:]), end + 2, []
-
-
-class FrontMatterLoader(yaml.SafeLoader):
-    """yaml.safe_load, less what front matter never needs and hostile files
-    abuse: aliases (`*a`: a few lines of them expand to billions of items),
-    numbers too long to print, values that aren't what their tag says
-    (`!!int x`, 2024-13-45), text Python can't encode.
-    Only true/false are booleans, so `tags: [no]` is the tag 'no' (Norwegian),
-    not False."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in front matter",
-                                              self.peek_event().start_mark)
-        return super().compose_node(parent, index)
-
-    def construct_yaml_int(self, node):
-        if len(node.value) > 30:
-            raise yaml.constructor.ConstructorError(None, None, "number too long", node.start_mark)
-        return super().construct_yaml_int(node)
-
-    def construct_object(self, node, deep=False):
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):  # `!!int x`, 2024-13-45
-            kind = node.tag.rsplit(":", 1)[-1]
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{_shown(node.value)} is not a valid {kind}", node.start_mark) from None
-
-    def construct_yaml_str(self, node):
-        text = super().construct_yaml_str(node)
-        if re.search("[\x00\ud800-\udfff]", text):
-            raise yaml.constructor.ConstructorError(None, None, "text with a NUL or a lone surrogate "
-                                                    "(\\0, \\ud800 escapes)", node.start_mark)
-        return text
-
-
-FrontMatterLoader.add_implicit_resolver("tag:yaml.org,2002:bool",
-                                        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                        list("tTfF"))
-for _tag, _method in (("int", FrontMatterLoader.construct_yaml_int),
-                      ("str", FrontMatterLoader.construct_yaml_str)):
-    FrontMatterLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _method)
-
-
-def _shown(value) -> str:
-    """A front matter value in a message: short, and never a huge dump."""
-    if isinstance(value, (dict, list, set)):
-        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def split_sections(body: str, first_line: int, note_type: NoteType, rel: str) -> tuple[dict[str, str], dict[str, int], list[Problem]]:

@@ -16,11 +16,10 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from conftest import FIXTURE_CARDS, PNG, REPO, card_text, write_project
-from deckbuild import cache, render
+from deckbuild import cache, render, snapshot
 from deckbuild.build import build, load_project
 from deckbuild.cache import CACHE_DIR, DATABASE, decode, encode
-from deckbuild.cards import FrontMatterLoader
-from deckbuild.front_matter import simple_mapping
+from deckbuild.front_matter import simple_mapping, yaml_loader
 from deckbuild.lint import check_project
 from deckbuild.package import note_guid
 from deckbuild.render import (inline_html, list_html, parsed_html, plain_html, protect, render_markdown, restore,
@@ -117,6 +116,23 @@ def test_a_build_from_the_cache_never_loads_python_markdown(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     warm = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     assert warm.stdout.strip() == "False"
+
+
+def test_a_build_or_check_with_nothing_to_do_never_loads_pyyaml(tmp_path, monkeypatch):
+    """Only front matter of an unusual shape needs PyYAML (genanki loads it
+    too, for a package to write): its import is a tenth of such a run."""
+    root = deck(tmp_path / "deck", copies=1)
+    monkeypatch.setattr(snapshot, "RACY_NS", 0)  # files written just now are trusted by their stat
+    build(root, now=NOW)
+    check_project(root)
+    script = ("import sys; from pathlib import Path; from deckbuild import snapshot; "
+              "from deckbuild.build import build; from deckbuild.lint import check_project; "
+              f"snapshot.RACY_NS = 0; root = Path({str(root)!r}); "
+              f"written = build(root, now={NOW}).written; check_project(root); "
+              "print(written, 'yaml' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    warm = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert warm.stdout.strip() == "False False"
 
 
 def test_a_deleted_or_damaged_cache_is_a_cold_build(tmp_path):
@@ -359,7 +375,7 @@ FRONT_MATTER = st.lists(st.tuples(KEYS, st.sampled_from([": ", ":  ", ":", " : "
 def test_simple_front_matter_reads_as_the_yaml_loader_reads_it(text):
     fast = simple_mapping(text)
     if fast is not None:  # repr: True and 1, '1' and 1 must differ too
-        assert repr(fast) == repr(yaml.load(text, Loader=FrontMatterLoader))
+        assert repr(fast) == repr(yaml.load(text, Loader=yaml_loader()))
 
 
 def test_the_usual_front_matter_is_simple():
