@@ -235,7 +235,8 @@ def fingerprint(note_types: dict[str, NoteType], trusted: bool) -> str:
     """The code and settings compiling depends on: the source of this module
     and every deckbuild module it uses, the libraries' versions, the note
     types and `trusted_html`."""
-    markdown_version, yaml_version = version_file("markdown", "__meta__.py"), version_file("yaml", "__init__.py")
+    markdown_version = version_file("markdown", "__meta__.py")
+    yaml_version = version_file("yaml", "__init__.py")
     return hashlib.sha1(repr((sys.version, markdown_version, nh3.__version__, yaml_version, trusted,
                               sorted(note_types.items()), code_digest(__name__))).encode()).hexdigest()
 
@@ -243,8 +244,8 @@ def fingerprint(note_types: dict[str, NoteType], trusted: bool) -> str:
 def version_file(package: str, name: str) -> bytes:
     """A library's version, as its version file `name`: read, not imported
     (a build from the cache never loads Python-Markdown or PyYAML, one with
-    nothing to do never loads genanki), and without importlib.metadata, whose import
-    costs as much as a warm build's reads."""
+    nothing to do never loads genanki), and without importlib.metadata,
+    whose import costs as much as a warm build's reads."""
     spec = importlib.util.find_spec(package)
     return (Path(spec.submodule_search_locations[0]) / name).read_bytes()
 

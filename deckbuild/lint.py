@@ -101,7 +101,8 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
 
     def on_note(note: Note, found: tuple) -> None:
         notes.append((note, found))
-        across.add(found[1], found[2])
+        _, prompts, to_spell = found
+        across.add(prompts, to_spell)
 
     project, problems = load_project(root, incremental=True, make_notes=True, on_note=on_note,
                                      lint_settings=partial(lint_settings, limits=limits),
@@ -263,9 +264,8 @@ def _packed_keys(hashes: list[int]) -> bytes:
     if len(hashes) < 3:
         return b""
     whole = reduce(xor, hashes)
-    if len(hashes) == 3:
-        return struct.pack("Q", whole)
-    return struct.pack(f"{len(hashes) + 1}Q", whole, *[whole ^ h for h in hashes])
+    keys = [whole, *(whole ^ h for h in hashes)] if len(hashes) >= 4 else [whole]
+    return struct.pack(f"{len(keys)}Q", *keys)
 
 
 @lru_cache(maxsize=1 << 16)

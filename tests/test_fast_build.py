@@ -107,15 +107,19 @@ def test_a_check_finds_the_same_whether_cards_are_linted_in_workers_or_from_the_
     assert check_project(few) == single  # linted here
 
 
+def in_a_new_process(script: str) -> str:
+    """What `script` prints, run where nothing is imported yet."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    return run.stdout.strip()
+
+
 def test_a_build_from_the_cache_never_loads_python_markdown(tmp_path):
     """Its import is a good part of a warm build's time: only a card to render needs it."""
     root = deck(tmp_path / "deck", copies=1)
     build(root, now=NOW)
-    script = ("import sys; from pathlib import Path; from deckbuild.build import build; "
-              f"build(Path({str(root)!r}), now={NOW}); print('markdown' in sys.modules)")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    warm = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-    assert warm.stdout.strip() == "False"
+    assert in_a_new_process("import sys; from pathlib import Path; from deckbuild.build import build; "
+                            f"build(Path({str(root)!r}), now={NOW}); print('markdown' in sys.modules)") == "False"
 
 
 def test_a_build_or_check_with_nothing_to_do_never_loads_pyyaml(tmp_path, monkeypatch):
@@ -130,9 +134,7 @@ def test_a_build_or_check_with_nothing_to_do_never_loads_pyyaml(tmp_path, monkey
               f"snapshot.RACY_NS = 0; root = Path({str(root)!r}); "
               f"written = build(root, now={NOW}).written; check_project(root); "
               "print(written, 'yaml' in sys.modules)")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    warm = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-    assert warm.stdout.strip() == "False False"
+    assert in_a_new_process(script) == "False False"
 
 
 def test_a_deleted_or_damaged_cache_is_a_cold_build(tmp_path):
