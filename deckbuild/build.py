@@ -32,7 +32,7 @@ from .notetypes import BUILTIN, CLOZE, NoteType, card_ords
 from .package import PackedDeck, PackedNote, apkg_bytes, checksum, deck_id, note_guid, write_atomic
 from .problems import Problem, ProjectError
 from .render import render_fields
-from .snapshot import BuiltNote, Reuse, load_findings, load_snapshot, stat_of
+from .snapshot import BUILT, CHECKED, BuiltNote, CheckedNote, Reuse, load_findings, load_snapshot, stat_of
 
 RETIRED_TAG = "retired"
 Progress = Callable[[int, int], None]  # (cards done, cards in all): for a progress bar
@@ -48,7 +48,8 @@ class Project:
     # Notes already built, not in `cards`: of files unchanged since the last
     # build (incremental loads), and with `make_notes` all the others, made
     # as they were compiled; and what the load saw, for the next snapshot.
-    built: list[BuiltNote] = field(default_factory=list)
+    # (For `check`, CheckedNotes: what its errors need of each.)
+    built: list[BuiltNote | CheckedNote] = field(default_factory=list)
     reuse: Reuse | None = None
     # When nothing they depend on has changed since, what the last build
     # said (BuildResult.summary) or the last check found (its warnings,
@@ -118,18 +119,20 @@ class BuildResult:
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
                  workers: int | None = None, incremental: bool = False,
                  lint_settings: Callable[[DeckConfig], str] | None = None, make_notes: bool = False,
-                 on_note: Callable[[Note, object], None] | None = None,
+                 on_card: Callable[[Card, tuple[str, ...], object], None] | None = None,
                  lint: Callable[[Card, tuple[str, ...]], object] | None = None,
                  progress: Progress | None = None) -> tuple[Project, list[Problem]]:
     """Cards are parsed and rendered together: unchanged files come from the
     cache (`cache=False`: none), the rest on `workers` processes (cache.py).
     `incremental`: files unchanged since the last build are not even read;
     their notes come from its snapshot (snapshot.py) as `Project.built`
-    (for `check`, with `lint_settings`: only those the last check linted).
+    (for `check`, with `lint_settings`: from its own snapshot, only those
+    the last check linted).
     `make_notes`: every card is made into its note as it is compiled, into
-    `Project.built`: all `build` needs, without holding every Card at once;
-    `on_note` is given each Note so made, with what `lint` (check's rules,
-    run beside the compiler: cache.compile_cards) found in its card."""
+    `Project.built`: all `build` needs, without holding every Card at once.
+    With `lint` (check's rules, run beside the compiler: cache.compile_cards),
+    into a CheckedNote instead, and `on_card` is given each card, its fields
+    as HTML and what `lint` found in it."""
     config, problems = load_config(root)
     custom_types, type_problems = load_note_types(config.root, note_types)
     problems += type_problems
@@ -157,15 +160,19 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     if read_later:
         lock, namespace, lock_problems = _lock_and_namespace(config)
         problems += lock_problems
+    tombstoned = frozenset(key for key in lock.removed if key not in lock.notes)
     if reuse:
+        reuse.tombstoned = tombstoned
         paths = reuse.unchanged(paths, stats)
     files, read_problems = read_cards(config.root, paths)
     file_problems += read_problems
     keys = None
     if reuse:
         files, keys = reuse.same_text(files)
-    finish = partial(built_note, NoteMaker(config, namespace), on_note,
-                     reuse.unlinted if reuse else {}) if make_notes else None
+    finish = None
+    if make_notes:
+        finish = (partial(checked_note, NoteMaker(config, namespace), tombstoned, on_card) if lint
+                  else partial(built_note, NoteMaker(config, namespace)))
     compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
                                             config.root if cache else None, workers, keys,
                                             reuse.live_keys() if reuse else None, finish, progress, lint)
@@ -188,7 +195,7 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
 def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType],
            lint_settings: str | None) -> Reuse | None:
     """The last build's snapshot, if it fits these settings (none without a
-    cache secret), and for `check` what the last check found."""
+    cache secret); for `check` the last check's, and what it found."""
     secret = user_secret()
     if secret is None:
         return None
@@ -197,7 +204,8 @@ def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType],
                      namespace))
     folder = config.root / CACHE_DIR
     findings = load_findings(folder, secret, settings + lint_settings) if lint_settings else None
-    return Reuse(partial(load_snapshot, folder, secret, settings, note_types), keys, findings)
+    kind = CHECKED if lint_settings else BUILT
+    return Reuse(partial(load_snapshot, folder, secret, settings, note_types, kind), keys, findings)
 
 
 def _lock_and_namespace(config: DeckConfig) -> tuple[Lock, str, list[Problem]]:
@@ -216,9 +224,9 @@ def _namespace(config: DeckConfig, lock: Lock) -> tuple[str, list[Problem]]:
     return config.namespace or lock.namespace or config.slug, []
 
 
-def _duplicate_ids(cards: list[Card | BuiltNote]) -> list[Problem]:
+def _duplicate_ids(cards: list[Card | BuiltNote | CheckedNote]) -> list[Problem]:
     problems = []
-    first: dict[str, Card | BuiltNote] = {}
+    first: dict[str, Card | BuiltNote | CheckedNote] = {}
     for card in cards:
         if card.id in first:
             problems.append(Problem(card.path, card.id_line, f"duplicate id '{card.id}' "
@@ -271,6 +279,11 @@ class NoteMaker:
             self.found[ref] = media_stage.locate(ref, self.config.media_dir)
         return self.found[ref]
 
+    def media(self, card: Card, fields_html: tuple[str, ...]) -> tuple[tuple[MediaFile, ...], list[Problem]]:
+        """A card's media files and their problems, without making its note (check)."""
+        _, files, problems = _render_card(card, self.locate, self.config.trusted_html, fields_html)
+        return files, problems
+
     def __call__(self, card: Card, fields_html: tuple[str, ...] | None = None) -> tuple[Note, list[Problem]]:
         fields, files, problems = _render_card(card, self.locate, self.config.trusted_html, fields_html)
         tags = card.tags + ((RETIRED_TAG,) if card.retired and RETIRED_TAG not in card.tags else ())
@@ -278,20 +291,24 @@ class NoteMaker:
                     deck="::".join((self.config.name,) + card.deck), tags=tags, media=files), problems
 
 
-def built_note(make: NoteMaker, on_note: Callable[[Note, object], None] | None,
-               known: dict[str, BuiltNote], card: Card, fields_html: tuple[str, ...],
-               findings: object = None) -> tuple[BuiltNote, list[Problem]]:
-    """What `build` keeps of a compiled card: the note as built, and its
-    media problems. `known`: notes built before from the same text and
-    media, taken as they are (check compiles their cards only to lint them)."""
-    before = known.pop(card.path, None)
-    if before is None:
+def built_note(make: NoteMaker, card: Card, fields_html: tuple[str, ...]) -> tuple[BuiltNote, list[Problem]]:
+    """What `build` keeps of a compiled card: the note as built, and its media problems."""
+    note, problems = make(card, fields_html)
+    return note.built(), problems
+
+
+def checked_note(make: NoteMaker, tombstoned: frozenset[str], on_card: Callable[..., None], card: Card,
+                 fields_html: tuple[str, ...], findings: object) -> tuple[CheckedNote, list[Problem]]:
+    """What `check` keeps of a compiled card, and its media problems: its
+    note is made (for its hash) only if the lock must compare it, a new id
+    that a removed card had."""
+    if card.id in tombstoned:
         note, problems = make(card, fields_html)
+        media, hash_ = note.media, note.hash
     else:
-        note, problems = Note(card, before.guid, before.fields, before.deck, before.tags, before.media), []
-    if on_note:
-        on_note(note, findings)
-    return before or note.built(), problems
+        (media, problems), hash_ = make.media(card, fields_html), None
+    on_card(card, fields_html, findings)
+    return CheckedNote(card.id, card.path, card.id_line, card.note_type, media, hash_), problems
 
 
 def _render_card(card: Card, locate: Callable, trusted: bool, fields_html: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
@@ -400,7 +417,7 @@ def _media(notes: list[BuiltNote]) -> list[MediaFile]:
                   key=lambda m: m.name)
 
 
-def lock_problems(notes: list[BuiltNote], lock: Lock) -> list[Problem]:
+def lock_problems(notes: list[BuiltNote | CheckedNote], lock: Lock) -> list[Problem]:
     """What the lock refuses to build: note types forked, ids changed or
     reused. (`check` reports the same.)"""
     types = sorted({n.note_type for n in notes}, key=lambda t: t.id)

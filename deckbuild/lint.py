@@ -28,9 +28,9 @@ from operator import xor
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .build import Note, load_project, lock_problems, render_project
+from .build import load_project, lock_problems, render_project
 from .cache import code_digest
-from .snapshot import BuiltNote, Findings, Reuse, stat_of
+from .snapshot import CheckedNote, Findings, Reuse, stat_of
 from .cards import Card
 from .config import DeckConfig
 from .notetypes import CLOZE
@@ -59,7 +59,6 @@ RULES: dict[str, str] = {
 }
 SPELLING = "W112"
 
-SAVE_NOTES_OVER = 50  # cards check compiled: keep them in the build snapshot
 QUESTION_TYPES = ("basic", "type-in")  # fronts that ask a question
 ANSWER_TYPES = ("basic", "type-in", "reversed")  # backs that answer one
 
@@ -91,20 +90,21 @@ class Report:
 
 
 def check_project(root: Path, limits: Limits = Limits()) -> Report:
-    """Check a deck project, writing nothing but the build cache: what the
-    last check found in a card file unchanged since is reused, and when
-    nothing changed at all, its whole report. Each card's own rules run
-    where it is compiled, mostly in the worker processes (card_findings);
-    here, spelling is looked up once for all and the rules across cards run."""
-    notes: list[tuple[Note, tuple]] = []  # of the cards compiled (the others' findings are kept)
+    """Check a deck project, writing nothing but caches: what the last check
+    found in a card file unchanged since is reused, and when nothing changed
+    at all, its whole report. Each card's own rules run where it is
+    compiled, mostly in the worker processes (card_findings); here, spelling
+    is looked up once for all and the rules across cards run. No note is
+    made: what the errors across cards need of a card is a CheckedNote."""
+    compiled: list[tuple[Card, tuple[str, ...], tuple]] = []  # (the others' findings are kept)
     across = AcrossCards()
 
-    def on_note(note: Note, found: tuple) -> None:
-        notes.append((note, found))
+    def on_card(card: Card, fields_html: tuple[str, ...], found: tuple) -> None:
+        compiled.append((card, fields_html, found))
         _, prompts, to_spell = found
         across.add(prompts, to_spell)
 
-    project, problems = load_project(root, incremental=True, make_notes=True, on_note=on_note,
+    project, problems = load_project(root, incremental=True, make_notes=True, on_card=on_card,
                                      lint_settings=partial(lint_settings, limits=limits),
                                      lint=partial(card_findings, limits=limits))
     if project.remembered:
@@ -113,11 +113,9 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     config, reuse, built = project.config, project.reuse, project.built
     errors = [_as_error(p) for p in problems + render_project(project)[1] + lock_problems(built, project.lock)]
     memory = reuse.next_findings if reuse else None
-    fresh, skipped = lint_cards(notes, config, across.tokens, partial(misspelled, cache=user_cache()))
-    # All that is needed of the cards compiled from here on: a big deck's
-    # Cards and words are not held while the rules across cards run.
-    made, made_media = len(notes), {m.path for note, _ in notes for m in note.media}
-    notes.clear()
+    fresh, skipped = lint_cards(compiled, config, across.tokens, partial(misspelled, cache=user_cache()))
+    # A big deck's Cards and words are not held while the rules across cards run.
+    compiled.clear()
     across.tokens.clear()
     kept = [CardLint(*memory.cards[rel][1]) for rel in reuse.notes] if memory else []
     if kept:
@@ -136,18 +134,13 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     if memory and not errors:
         memory.duplicates = (prompts, [_encoded_problem(d) for d in duplicates])
         _remember(reuse, config, memory, fresh, warnings, skipped, built)
-        # The notes it made, for the next check (or build) to reuse: worth
-        # saving unless a few (a next check takes those from the card cache).
-        if made > SAVE_NOTES_OVER or not reuse.last.notes or reuse.read_again:
-            reuse.next.follow(built, made_media)
-            if not reuse.same_inputs():
-                reuse.next.outputs = {}  # the package and lock are behind these notes now
-            reuse.next.save()
+        reuse.next.follow(built, {m.path for n in built if n.path not in reuse.notes for m in n.media})
+        reuse.next.save()
     return Report(sorted(errors + warnings, key=_place) if errors else warnings, len(built), skipped)
 
 
 def _remember(reuse: Reuse, config: DeckConfig, memory: Findings, fresh: list[CardLint],
-              warnings: list[Problem], skipped: dict[str, str], notes: list[BuiltNote]) -> None:
+              warnings: list[Problem], skipped: dict[str, str], notes: list[CheckedNote]) -> None:
     """Keep what this check found, and its report with what it depends on."""
     files = {rel: stat for rel, (stat, _) in reuse.next.files.items()}
     keys = {rel: key for rel, (_, key) in reuse.next.files.items()}
@@ -200,9 +193,9 @@ def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Lim
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 
-def lint_cards(per_card: list[tuple[Note, tuple]], config: DeckConfig, tokens: set[str],
+def lint_cards(per_card: list[tuple[Card, tuple[str, ...], tuple]], config: DeckConfig, tokens: set[str],
                spell: Callable = misspelled) -> tuple[list[CardLint], dict[str, str]]:
-    """Each card's own findings (note, its card_findings), with spelling
+    """Each card's own findings (card, its fields as HTML, its card_findings), with spelling
     looked up once for all the `tokens` of their texts (AcrossCards); and the
     rules that could not run (code -> why)."""
     skipped, unknown, misspelling = {}, frozenset(), frozenset()
@@ -216,16 +209,17 @@ def lint_cards(per_card: list[tuple[Note, tuple]], config: DeckConfig, tokens: s
             misspelling = frozenset(t for t in tokens if t in unknown
                                     or not t.isalpha() and not unknown.isdisjoint(words(t)))
     lints = []
-    for note, (warnings, prompts, to_spell) in per_card:
+    for card, fields_html, (warnings, prompts, to_spell) in per_card:
         misspelled_ = () if misspelling.isdisjoint(to_spell.split()) else \
-            _misspelled(note, unknown, config.language)
-        lints.append(CardLint(note.card.path, tuple(note.card.ignore), warnings + misspelled_, prompts))
+            _misspelled(card, fields_html, unknown, config.language)
+        lints.append(CardLint(card.path, tuple(card.ignore), warnings + misspelled_, prompts))
     return lints, skipped
 
 
-def _misspelled(note: Note, unknown: frozenset[str], language: str) -> tuple[tuple, ...]:
+def _misspelled(card: Card, fields_html: tuple[str, ...], unknown: frozenset[str],
+                language: str) -> tuple[tuple, ...]:
     """W112 once per unknown word of a card, at its first place."""
-    text, reported, found = CardText.of(note.card, note.fields), set(), []
+    text, reported, found = CardText.of(card, fields_html), set(), []
     for name, field_text in text.text.items():
         for word in words(field_text):
             if word in unknown and word not in reported:

@@ -7,7 +7,9 @@ lock and the package need. A build reuses the note of a file whose stat and
 media are unchanged without reading it; a file with a new stat is read, and
 if its text is the same (a `touch`, a git checkout) its note is reused all
 the same. When nothing changed, the notes are not read at all.
-`last-check` and `last-check-cards` keep what `check` found (Findings).
+`check` keeps a snapshot of its own (`last-check-files`, `last-check-notes`),
+of CheckedNotes: it never makes a note, only what its errors need. Its
+`last-check` and `last-check-cards` keep what it found (Findings).
 
 Like git's index, a stat taken in the same instant as the file was written
 is not trusted: a coarse clock could let a second write keep the stat. Such
@@ -41,9 +43,11 @@ from .notetypes import NoteType
 
 NAME = "last-build"
 NOTES = "last-build-notes"
+CHECK_NAME = "last-check-files"
+CHECK_NOTES = "last-check-notes"
 FINDINGS = "last-check"
 FINDINGS_BY_CARD = "last-check-cards"
-VERSION = 6
+VERSION = 7
 BLOCK = 1 << 20  # the notes file is read in blocks of this
 RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
 # A file's size, mtime_ns, ctime_ns and inode, packed: a big deck's
@@ -73,6 +77,21 @@ class BuiltNote:
     checksum: int  # of the first field, as Anki wants it in the package
 
 
+@dataclass(slots=True)
+class CheckedNote:
+    """What `check` keeps of a card file: what the errors across cards
+    need (ids, media, note types). Not the note: only a build needs its
+    fields and identity. `hash` only where the lock compares it, for a new
+    id that a removed card had (`Reuse.tombstoned`); else None."""
+
+    id: str
+    path: str
+    id_line: int
+    note_type: NoteType
+    media: tuple[MediaFile, ...]
+    hash: str | None
+
+
 def stat_of(path: str | Path) -> Stat | None:
     try:
         info = os.stat(path)
@@ -86,6 +105,7 @@ class Snapshot:
     folder: Path  # where it is kept
     secret: bytes  # signs it
     settings: str  # what notes depend on besides their files
+    kind: Kind  # a build's (of BuiltNotes) or a check's (of CheckedNotes)
     taken: int = field(default_factory=time.time_ns)  # when the files were looked at
     files: dict[str, tuple[Stat | None, bytes]] = field(default_factory=dict)  # rel -> stat, content key
     media_stat: dict[str, Stat | None] = field(default_factory=dict)  # media file -> stat when hashed
@@ -96,14 +116,14 @@ class Snapshot:
     read_notes: Callable[[], dict[str, BuiltNote]] | None = field(default=None, repr=False)
 
     @cached_property
-    def notes(self) -> dict[str, BuiltNote]:
-        """rel -> the note it built."""
+    def notes(self) -> dict[str, BuiltNote | CheckedNote]:
+        """rel -> the note it built (checked)."""
         return self.read_notes() if self.read_notes else {}
 
     def outputs_unchanged(self, paths: list[Path]) -> bool:
         return bool(self.outputs) and all(self.outputs.get(str(p)) == stat_of(p) for p in paths)
 
-    def follow(self, notes: list[BuiltNote], media_changed: set[Path]) -> None:
+    def follow(self, notes: list[BuiltNote | CheckedNote], media_changed: set[Path]) -> None:
         """Take in a build's notes; media files hashed anew get their stats now."""
         self.notes = {n.path: n for n in notes}
         paths = {m.path for n in notes for m in n.media}
@@ -114,9 +134,9 @@ class Snapshot:
         """Written atomically, the notes first: the file of stats names the
         notes file it goes with (by `taken`), so a build killed between the
         two writes leaves a pair that does not match, never a wrong one."""
-        _write_records(self.folder / NOTES, self.secret, (VERSION, self.settings, self.taken),
-                       map(_encode_note, self.notes.values()))
-        _write_signed(self.folder / NAME, self.secret, (VERSION, self.settings, self.taken, self.files,
+        _write_records(self.folder / self.kind.notes, self.secret, (VERSION, self.settings, self.taken),
+                       map(self.kind.encode, self.notes.values()))
+        _write_signed(self.folder / self.kind.name, self.secret, (VERSION, self.settings, self.taken, self.files,
                                                         self.media_stat, self.outputs, self.summary))
 
 
@@ -179,16 +199,17 @@ def load_findings(folder: Path, secret: bytes, settings: str) -> Findings:
 
 class Reuse:
     """What a build takes from the last one unread, and the snapshot of what
-    it saw, for the next. With `findings` (for `check`), a file's note is
-    taken only with what the last check found in the same text."""
+    it saw, for the next. With `findings` (for `check`, whose snapshot is
+    of CheckedNotes), a file's note is taken only with what the last check
+    found in the same text."""
 
     def __init__(self, load_last: Callable[[], Snapshot], keys: CardKeys, findings: Findings | None = None):
         self._load_last, self.keys, self.findings = load_last, keys, findings
         self.next_findings = Findings(findings.settings) if findings else None
-        self.notes: dict[str, BuiltNote] = {}  # card file -> note reused
-        # (check) card file -> its note, reusable but not linted (a check
-        # after a build): its card is linted anew, its note need not be made anew
-        self.unlinted: dict[str, BuiltNote] = {}
+        self.notes: dict[str, BuiltNote | CheckedNote] = {}  # card file -> note reused
+        # (check) ids new to the lock that a removed card had: the lock
+        # compares their hash, so a CheckedNote without one is not taken
+        self.tombstoned: frozenset[str] = frozenset()
         self.read_again = False  # a file the last snapshot knew had to be read: worth a new one
         self._media: dict[Path, Stat | None] = {}
 
@@ -198,7 +219,7 @@ class Reuse:
 
     @cached_property
     def next(self) -> Snapshot:
-        return Snapshot(self.last.folder, self.last.secret, self.last.settings,
+        return Snapshot(self.last.folder, self.last.secret, self.last.settings, self.last.kind,
                         media_stat=self.last.media_stat, outputs=self.last.outputs)
 
     def unchanged(self, paths: list[CardPath], stats: list[Stat | None]) -> list[CardPath]:
@@ -223,10 +244,7 @@ class Reuse:
             key = self.keys(card_file)
             self.next.files[card_file.rel] = (self.next.files[card_file.rel][0], key)
             known = self.last.files.get(card_file.rel)
-            same = known is not None and known[1] == key
-            if not same:  # edited since its stat was taken: its old note is no use
-                self.unlinted.pop(card_file.rel, None)
-            if not (same and self._take(card_file.rel, key)):
+            if not (known is not None and known[1] == key and self._take(card_file.rel, key)):
                 fresh.append(card_file)
                 keys.append(key)
         return fresh, keys
@@ -237,8 +255,7 @@ class Reuse:
             return False
         if self.findings:
             found = self.findings.cards.get(rel)
-            if found is None or found[0] != key:
-                self.unlinted[rel] = note
+            if found is None or found[0] != key or (note.hash is None and note.id in self.tombstoned):
                 return False
             self.next_findings.cards[rel] = found
         self.notes[rel] = note
@@ -260,11 +277,6 @@ class Reuse:
         return (self.notes.keys() == self.next.files.keys() == self.last.files.keys()
                 and self.last.outputs_unchanged(outputs))
 
-    def same_inputs(self) -> bool:
-        """Whether every card file has the text it had in the last snapshot."""
-        return ({rel: key for rel, (_, key) in self.next.files.items()}
-                == {rel: key for rel, (_, key) in self.last.files.items()})
-
     def live_keys(self) -> list[bytes]:
         """The content keys of every card file seen (once `same_text` has run)."""
         return [key for _, key in self.next.files.values() if key]
@@ -282,7 +294,15 @@ def _all_unchanged(paths: list[CardPath], stats: list[Stat | None], files: dict[
 def _encode_note(n: BuiltNote) -> tuple:
     """A BuiltNote as plain values (marshal, pickle)."""
     return (n.id, n.path, n.id_line, n.guid, n.note_type.key, n.fields, n.deck, n.tags, n.ords,
-            tuple((m.name, str(m.path), m.sha1) for m in n.media), n.hash, n.checksum)
+            _encode_media(n.media), n.hash, n.checksum)
+
+
+def _encode_media(media: tuple[MediaFile, ...]) -> tuple:
+    return tuple((m.name, str(m.path), m.sha1) for m in media)
+
+
+def _decode_media(media: tuple, same: Callable) -> tuple[MediaFile, ...]:
+    return tuple(same(("file",) + m, MediaFile(m[0], Path(m[1]), m[2])) for m in media) if media else ()
 
 
 def _decode_note(values: tuple, note_types: dict[str, NoteType], shared: dict) -> BuiltNote:
@@ -293,9 +313,32 @@ def _decode_note(values: tuple, note_types: dict[str, NoteType], shared: dict) -
     same = shared.setdefault
     id_, path, hash_ = sys.intern(id_), sys.intern(path), sys.intern(hash_)  # as the lock's
     deck, tags, ords = same(deck, deck), same(tags, tags), same(ords, ords)
-    files = tuple(same(("file",) + m, MediaFile(m[0], Path(m[1]), m[2])) for m in media) if media else ()
-    return BuiltNote(id_, path, id_line, guid, note_types[type_key], fields, deck, tags, ords, files,
-                     hash_, checksum_)
+    return BuiltNote(id_, path, id_line, guid, note_types[type_key], fields, deck, tags, ords,
+                     _decode_media(media, same), hash_, checksum_)
+
+
+def _encode_checked(n: CheckedNote) -> tuple:
+    return n.id, n.path, n.id_line, n.note_type.key, _encode_media(n.media), n.hash
+
+
+def _decode_checked(values: tuple, note_types: dict[str, NoteType], shared: dict) -> CheckedNote:
+    id_, path, id_line, type_key, media, hash_ = values
+    return CheckedNote(sys.intern(id_), sys.intern(path), id_line, note_types[type_key],
+                       _decode_media(media, shared.setdefault), hash_)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Whose snapshot: its files' names, and how its notes are kept."""
+
+    name: str  # the file of stats
+    notes: str  # the file of notes
+    encode: Callable[[BuiltNote | CheckedNote], tuple]
+    decode: Callable[[tuple, dict[str, NoteType], dict], BuiltNote | CheckedNote]
+
+
+BUILT = Kind(NAME, NOTES, _encode_note, _decode_note)
+CHECKED = Kind(CHECK_NAME, CHECK_NOTES, _encode_checked, _decode_checked)
 
 
 def _media_unchanged(note: BuiltNote, then: dict[str, Stat], now: dict[Path, Stat | None]) -> bool:
@@ -315,31 +358,32 @@ def trusted_stat(stat: Stat | None, taken: int) -> Stat | None:
     return stat if mtime < taken - RACY_NS and ctime < taken - RACY_NS else None
 
 
-def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[str, NoteType]) -> Snapshot:
-    """The last build's snapshot (its notes read when first asked for), or an empty one."""
-    values = _read_signed(folder / NAME, secret)
+def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[str, NoteType],
+                  kind: Kind = BUILT) -> Snapshot:
+    """The last build's (check's) snapshot, its notes read when first asked for; or an empty one."""
+    values = _read_signed(folder / kind.name, secret)
     try:
         version, saved_settings, taken, files, media_stat, outputs, summary = values
         if version != VERSION or saved_settings != settings:
             raise ValueError
         files = {sys.intern(rel): entry for rel, entry in files.items()}  # as the card paths'
-        return Snapshot(folder, secret, settings, taken, files, media_stat, outputs, summary,
-                        partial(_read_notes, folder, secret, settings, taken, note_types))
+        return Snapshot(folder, secret, settings, kind, taken, files, media_stat, outputs, summary,
+                        partial(_read_notes, folder, secret, settings, taken, note_types, kind))
     except (ValueError, TypeError):
-        return Snapshot(folder, secret, settings)
+        return Snapshot(folder, secret, settings, kind)
 
 
-def _read_notes(folder: Path, secret: bytes, settings: str, taken: int,
-                note_types: dict[str, NoteType]) -> dict[str, BuiltNote]:
+def _read_notes(folder: Path, secret: bytes, settings: str, taken: int, note_types: dict[str, NoteType],
+                kind: Kind) -> dict[str, BuiltNote | CheckedNote]:
     """The notes file that goes with a snapshot, by card file."""
-    records = _read_records(folder / NOTES, secret)
-    built: dict[str, BuiltNote] = {}
+    records = _read_records(folder / kind.notes, secret)
+    built: dict[str, BuiltNote | CheckedNote] = {}
     try:
         if next(records, None) != (VERSION, settings, taken):
             return {}
         shared: dict = {}
         for values in records:
-            note = _decode_note(values, note_types, shared)
+            note = kind.decode(values, note_types, shared)
             built[note.path] = note
     except (ValueError, TypeError, KeyError, IndexError, EOFError):
         return {}

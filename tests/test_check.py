@@ -301,6 +301,32 @@ def test_errors_are_exactly_what_build_rejects(tmp_path: Path):
     assert not (root / "dist").exists() and not (root / "build-deck.lock").exists()
 
 
+def test_a_card_under_a_removed_id_is_judged_as_build_judges_it(tmp_path: Path):
+    """check makes no notes, but the lock compares the hash of a card whose
+    id a removed card had: brought back unchanged it is welcome, changed it
+    is refused. Also for a card the last check kept, before the lock knew."""
+    root = write_project(tmp_path / "deck", {
+        "good.md": basic("good", "Hva er søppel?", "Alt unødvendig."),
+        "other.md": basic("other", "Hva er verdikjeden?", "Alt som skaper verdi."),
+    }, config=CONFIG)
+    build(root)
+    text = (root / "cards/good.md").read_text()
+    (root / "cards/good.md").unlink()
+    build(root)
+    lock = (root / "build-deck.lock").read_text()
+    (root / "build-deck.lock").unlink()
+    (root / "cards/restored.md").write_text(text)
+    assert check_project(root).errors == 0  # no lock: nothing to compare with
+    (root / "build-deck.lock").write_text(lock)
+    assert check_project(root).errors == 0
+
+    (root / "cards/restored.md").write_text(text.replace("unødvendig", "overflødig"))
+    with pytest.raises(ProjectError) as err:
+        build(root)
+    assert [(p.path, p.line, p.message) for p in check_project(root).problems if p.is_error] == \
+        [(p.path, p.line, p.message) for p in err.value.problems] != []
+
+
 def cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "build_deck.py"), *args], cwd=cwd,
                           capture_output=True, text=True)

@@ -199,14 +199,15 @@ def test_a_check_reuses_what_the_last_one_found_and_finds_the_same(tmp_path, tru
     assert any(p.code == "W107" and p.path == "cards/c.md" for p in again.problems)
 
 
-@pytest.mark.parametrize("keeps_notes_over", [0, 50])
-def test_a_check_never_leaves_build_thinking_it_has_nothing_to_do(project, tmp_path, monkeypatch,
-                                                                  keeps_notes_over):
-    """check may remember the notes it compiled (0: even one); the next
-    build must still write them."""
-    monkeypatch.setattr(lint, "SAVE_NOTES_OVER", keeps_notes_over)
+def test_a_check_never_leaves_build_thinking_it_has_nothing_to_do(project, tmp_path):
+    """check keeps a snapshot of its own and never touches the build's: the
+    next build still sees the edit, and writes it."""
+    build_snapshot = sorted(p.name for p in (project / CACHE_DIR).iterdir() if p.name.startswith("last-build"))
+    assert build_snapshot == ["last-build", "last-build-notes"]
+    before = {name: (project / CACHE_DIR / name).read_bytes() for name in build_snapshot}
     (project / "cards/plain.md").write_text((project / "cards/plain.md").read_text().replace("øker", "gir"))
     check_project(project)
+    assert {name: (project / CACHE_DIR / name).read_bytes() for name in build_snapshot} == before
     mine, plain = built_as_plain(project, tmp_path, NOW + 10)
     assert mine == plain
 
