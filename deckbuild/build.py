@@ -32,7 +32,7 @@ from .notetypes import BUILTIN, CLOZE, NoteType, card_ords
 from .package import PackedDeck, PackedNote, apkg_bytes, checksum, deck_id, note_guid, write_atomic
 from .problems import Problem, ProjectError
 from .render import render_fields
-from .snapshot import BUILT, CHECKED, BuiltNote, CheckedNote, Reuse, load_findings, load_snapshot, stat_of
+from .snapshot import BUILT, CHECKED, BuiltNote, CheckedNote, Reuse, load_snapshot, stat_of
 
 RETIRED_TAG = "retired"
 Progress = Callable[[int, int], None]  # (cards done, cards in all): for a progress bar
@@ -119,20 +119,19 @@ class BuildResult:
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
                  workers: int | None = None, incremental: bool = False,
                  lint_settings: Callable[[DeckConfig], str] | None = None, make_notes: bool = False,
-                 on_card: Callable[[Card, tuple[str, ...], object], None] | None = None,
+                 on_card: Callable[[CheckedNote, Card, tuple[str, ...], object], None] | None = None,
                  lint: Callable[[Card, tuple[str, ...]], object] | None = None,
                  progress: Progress | None = None) -> tuple[Project, list[Problem]]:
     """Cards are parsed and rendered together: unchanged files come from the
     cache (`cache=False`: none), the rest on `workers` processes (cache.py).
     `incremental`: files unchanged since the last build are not even read;
     their notes come from its snapshot (snapshot.py) as `Project.built`
-    (for `check`, with `lint_settings`: from its own snapshot, only those
-    the last check linted).
+    (for `check`, with `lint_settings`: from its own snapshot).
     `make_notes`: every card is made into its note as it is compiled, into
     `Project.built`: all `build` needs, without holding every Card at once.
     With `lint` (check's rules, run beside the compiler: cache.compile_cards),
-    into a CheckedNote instead, and `on_card` is given each card, its fields
-    as HTML and what `lint` found in it."""
+    into a CheckedNote instead, and `on_card` is given each, with its card,
+    its fields as HTML and what `lint` found in it."""
     config, problems = load_config(root)
     custom_types, type_problems = load_note_types(config.root, note_types)
     problems += type_problems
@@ -151,10 +150,10 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
              if cache and incremental else None)
     if reuse:
         stats = [stat_of(path) for path in os_paths(config.root, paths)]
-        if lint_settings is None:  # build: nothing to do if nothing changed since the last
-            remembered = reuse.untouched(paths, stats, [config.lock_path, config.package_path])
-        else:
-            remembered = reuse.findings.remembered(paths, stats, config.lock_path) if reuse.findings else None
+        # Nothing to do if nothing changed since the last build (check), nor
+        # what it wrote (the package and lock; check: what it read of the lock).
+        outputs = [config.lock_path] if lint_settings else [config.lock_path, config.package_path]
+        remembered = reuse.untouched(paths, stats, outputs)
         if remembered and not problems and not file_problems:
             return Project(config, [], lock, namespace, remembered=remembered), []
     if read_later:
@@ -195,17 +194,17 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
 def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType],
            lint_settings: str | None) -> Reuse | None:
     """The last build's snapshot, if it fits these settings (none without a
-    cache secret); for `check` the last check's, and what it found."""
+    cache secret); for `check` (with its own settings), the last check's."""
     secret = user_secret()
     if secret is None:
         return None
     keys = CardKeys(secret, note_types, config.trusted_html)
     settings = repr((keys.fingerprint, code_digest(__name__), version_file("genanki", "version.py"), config,
                      namespace))
-    folder = config.root / CACHE_DIR
-    findings = load_findings(folder, secret, settings + lint_settings) if lint_settings else None
-    kind = CHECKED if lint_settings else BUILT
-    return Reuse(partial(load_snapshot, folder, secret, settings, note_types, kind), keys, findings)
+    if lint_settings:
+        return Reuse(partial(load_snapshot, config.root / CACHE_DIR, secret, settings + lint_settings,
+                             note_types, CHECKED), keys)
+    return Reuse(partial(load_snapshot, config.root / CACHE_DIR, secret, settings, note_types, BUILT), keys)
 
 
 def _lock_and_namespace(config: DeckConfig) -> tuple[Lock, str, list[Problem]]:
@@ -301,14 +300,15 @@ def checked_note(make: NoteMaker, tombstoned: frozenset[str], on_card: Callable[
                  fields_html: tuple[str, ...], findings: object) -> tuple[CheckedNote, list[Problem]]:
     """What `check` keeps of a compiled card, and its media problems: its
     note is made (for its hash) only if the lock must compare it, a new id
-    that a removed card had."""
+    that a removed card had. `on_card` fills in what the rules found."""
     if card.id in tombstoned:
         note, problems = make(card, fields_html)
         media, hash_ = note.media, note.hash
     else:
         (media, problems), hash_ = make.media(card, fields_html), None
-    on_card(card, fields_html, findings)
-    return CheckedNote(card.id, card.path, card.id_line, card.note_type, media, hash_), problems
+    checked = CheckedNote(card.id, card.path, card.id_line, card.note_type, media, hash_, tuple(card.ignore))
+    on_card(checked, card, fields_html, findings)
+    return checked, problems
 
 
 def _render_card(card: Card, locate: Callable, trusted: bool, fields_html: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:

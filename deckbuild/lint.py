@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 
 from .build import load_project, lock_problems, render_project
 from .cache import code_digest
-from .snapshot import CheckedNote, Findings, Reuse, stat_of
+from .snapshot import CheckedNote, stat_of
 from .cards import Card
 from .config import DeckConfig
 from .notetypes import CLOZE
@@ -95,84 +95,55 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     at all, its whole report. Each card's own rules run where it is
     compiled, mostly in the worker processes (card_findings); here, spelling
     is looked up once for all and the rules across cards run. No note is
-    made: what the errors across cards need of a card is a CheckedNote."""
-    compiled: list[tuple[Card, tuple[str, ...], tuple]] = []  # (the others' findings are kept)
+    made: what check needs of a card, and keeps, is a CheckedNote."""
+    compiled: list[tuple[CheckedNote, Card, tuple[str, ...], str]] = []  # to spell
     across = AcrossCards()
 
-    def on_card(card: Card, fields_html: tuple[str, ...], found: tuple) -> None:
-        compiled.append((card, fields_html, found))
-        _, prompts, to_spell = found
-        across.add(prompts, to_spell)
+    def on_card(note: CheckedNote, card: Card, fields_html: tuple[str, ...], found: tuple) -> None:
+        note.warnings, note.prompts, to_spell = found
+        compiled.append((note, card, fields_html, to_spell))
+        across.add(note.prompts, to_spell)
 
     project, problems = load_project(root, incremental=True, make_notes=True, on_card=on_card,
                                      lint_settings=partial(lint_settings, limits=limits),
                                      lint=partial(card_findings, limits=limits))
     if project.remembered:
-        warnings, skipped, cards = project.remembered
+        warnings, skipped, cards, _ = project.remembered
         return Report([Problem(*w) for w in warnings], cards, skipped)
-    config, reuse, built = project.config, project.reuse, project.built
-    errors = [_as_error(p) for p in problems + render_project(project)[1] + lock_problems(built, project.lock)]
-    memory = reuse.next_findings if reuse else None
-    fresh, skipped = lint_cards(compiled, config, across.tokens, partial(misspelled, cache=user_cache()))
+    config, reuse = project.config, project.reuse
+    errors = [_as_error(p) for p in problems + render_project(project)[1]
+              + lock_problems(project.built, project.lock)]
+    skipped = spell_cards(compiled, config, across.tokens, partial(misspelled, cache=user_cache()))
     # A big deck's Cards and words are not held while the rules across cards run.
     compiled.clear()
     across.tokens.clear()
-    kept = [CardLint(*memory.cards[rel][1]) for rel in reuse.notes] if memory else []
-    if kept:
-        skipped = {**reuse.findings.skipped, **skipped}
-    lints = sorted(fresh + kept, key=lambda lint: lint.path)
-    prompts = hashlib.sha1(marshal.dumps([(lint.path, lint.prompts) for lint in lints])).digest()
-    last = reuse.findings.duplicates if memory else ()
-    if last and last[0] == prompts:  # the same questions as last time: the same duplicates
-        duplicates = [Problem(*values) for values in last[1]]
+    last = reuse.last.summary if reuse and reuse.notes else ()  # (what the kept notes were checked by)
+    if last:
+        skipped = {**last[1], **skipped}
+    notes = sorted(project.built, key=lambda note: note.path)
+    prompts = hashlib.sha1(marshal.dumps([(note.path, note.prompts) for note in notes])).digest()
+    if last and last[3][0] == prompts:  # the same questions as last time: the same duplicates
+        duplicates = [Problem(*values) for values in last[3][1]]
     else:
-        for lint in kept:
-            across.add(lint.prompts)
+        for note in reuse.notes.values() if reuse else ():
+            across.add(note.prompts)
         across.seen.clear()  # every key seen: only those that recur matter from here
-        duplicates = duplicate_questions(lints, limits, across.recurring)
-    warnings = sorted(deck_warnings(lints, config, duplicates), key=_place)
-    if memory and not errors:
-        memory.duplicates = (prompts, [_encoded_problem(d) for d in duplicates])
-        _remember(reuse, config, memory, fresh, warnings, skipped, built)
-        reuse.next.follow(built, {m.path for n in built if n.path not in reuse.notes for m in n.media})
+        duplicates = duplicate_questions(notes, limits, across.recurring)
+    warnings = sorted(deck_warnings(notes, config, duplicates), key=_place)
+    if reuse and not errors:  # kept for the next check, with what its report depends on
+        reuse.next.summary = ([_encoded_problem(w) for w in warnings], skipped, len(notes),
+                              (prompts, [_encoded_problem(d) for d in duplicates]))
+        reuse.next.outputs = {str(config.lock_path): stat_of(config.lock_path)}
+        reuse.next.follow(notes, {m.path for n in notes if n.path not in reuse.notes for m in n.media})
         reuse.next.save()
-    return Report(sorted(errors + warnings, key=_place) if errors else warnings, len(built), skipped)
-
-
-def _remember(reuse: Reuse, config: DeckConfig, memory: Findings, fresh: list[CardLint],
-              warnings: list[Problem], skipped: dict[str, str], notes: list[CheckedNote]) -> None:
-    """Keep what this check found, and its report with what it depends on."""
-    files = {rel: stat for rel, (stat, _) in reuse.next.files.items()}
-    keys = {rel: key for rel, (_, key) in reuse.next.files.items()}
-    memory.cards.update((lint.path, (keys[lint.path], _encoded(lint))) for lint in fresh)
-    memory.skipped = skipped
-    media = {str(m.path): stat_of(m.path) for n in notes for m in n.media}
-    memory.report = (files, stat_of(config.lock_path), media,
-                     [_encoded_problem(w) for w in warnings], skipped)
-    memory.save(reuse.next.folder, reuse.next.secret)
+    return Report(sorted(errors + warnings, key=_place) if errors else warnings, len(notes), skipped)
 
 
 def lint_settings(config: DeckConfig, limits: Limits) -> str:
-    """What a card's findings depend on besides the card (the deck's
-    settings are in the snapshot's own)."""
+    """What check's snapshot depends on besides what the build's does (the
+    cards, the deck's settings): the rules and the dictionary."""
     return repr((limits, code_digest(__name__), dictionary_identity(config.language)
                  if SPELLING not in config.ignore else ""))
-
-
-@dataclass(slots=True)
-class CardLint:
-    """What one card gave a check, kept between checks (snapshot.Findings):
-    its own rules' findings, and its prompts, which the rules across cards
-    compare."""
-
-    path: str
-    ignore: tuple[str, ...]  # codes the card switches off
-    warnings: tuple[tuple, ...]  # Problem values
-    prompts: tuple[tuple, ...]  # see _prompts
-
-
-def _encoded(lint: CardLint) -> tuple:
-    return lint.path, lint.ignore, lint.warnings, lint.prompts
 
 
 def _encoded_problem(p: Problem) -> tuple:
@@ -183,7 +154,7 @@ def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Lim
     """What a card's own rules find, spelling aside: (warnings as values,
     prompts, its text to spell-check). Plain values, light to send from a
     worker and to keep until spelling is looked up: each whitespace-separated
-    token of its visible text once, in one string (lint_cards finds the
+    token of its visible text once, in one string (spell_cards finds the
     words in them, once for all the deck's tokens)."""
     if card.retired:
         return (), (), ""
@@ -193,11 +164,12 @@ def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Lim
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 
-def lint_cards(per_card: list[tuple[Card, tuple[str, ...], tuple]], config: DeckConfig, tokens: set[str],
-               spell: Callable = misspelled) -> tuple[list[CardLint], dict[str, str]]:
-    """Each card's own findings (card, its fields as HTML, its card_findings), with spelling
-    looked up once for all the `tokens` of their texts (AcrossCards); and the
-    rules that could not run (code -> why)."""
+def spell_cards(per_card: list[tuple[CheckedNote, Card, tuple[str, ...], str]], config: DeckConfig,
+                tokens: set[str], spell: Callable = misspelled) -> dict[str, str]:
+    """Spelling looked up once for all the `tokens` of the cards' texts
+    (AcrossCards), and added to the warnings of each note (of card, fields
+    as HTML, its tokens: card_findings) with a misspelled word; the rules
+    that could not run (code -> why)."""
     skipped, unknown, misspelling = {}, frozenset(), frozenset()
     if SPELLING not in config.ignore:
         # A word never spans tokens, so the deck's words are its tokens' words.
@@ -208,12 +180,11 @@ def lint_cards(per_card: list[tuple[Card, tuple[str, ...], tuple]], config: Deck
         if unknown:  # a letters-only token is its own word
             misspelling = frozenset(t for t in tokens if t in unknown
                                     or not t.isalpha() and not unknown.isdisjoint(words(t)))
-    lints = []
-    for card, fields_html, (warnings, prompts, to_spell) in per_card:
-        misspelled_ = () if misspelling.isdisjoint(to_spell.split()) else \
-            _misspelled(card, fields_html, unknown, config.language)
-        lints.append(CardLint(card.path, tuple(card.ignore), warnings + misspelled_, prompts))
-    return lints, skipped
+    if misspelling:
+        for note, card, fields_html, to_spell in per_card:
+            if not misspelling.isdisjoint(to_spell.split()):
+                note.warnings += _misspelled(card, fields_html, unknown, config.language)
+    return skipped
 
 
 def _misspelled(card: Card, fields_html: tuple[str, ...], unknown: frozenset[str],
@@ -230,12 +201,12 @@ def _misspelled(card: Card, fields_html: tuple[str, ...], unknown: frozenset[str
     return tuple(found)
 
 
-def deck_warnings(lints: list[CardLint], config: DeckConfig, duplicates: list[Problem]) -> list[Problem]:
+def deck_warnings(notes: list[CheckedNote], config: DeckConfig, duplicates: list[Problem]) -> list[Problem]:
     """Every warning: each card's, the `duplicates` across cards, the deck's
     own; less what the deck or a card ignores."""
-    found = [Problem(*values) for lint in lints for values in lint.warnings] + duplicates
+    found = [Problem(*values) for note in notes for values in note.warnings] + duplicates
     found += deck_unknown_ignores(config)
-    ignored = {lint.path: lint.ignore for lint in lints}
+    ignored = {note.path: note.ignore for note in notes}
     return [p for p in found if p.code not in config.ignore and p.code not in ignored.get(p.path, ())]
 
 
@@ -467,7 +438,7 @@ class AcrossCards:
             self.seen.update(keys)
 
 
-def duplicate_questions(cards: list[CardLint], limits: Limits, recurring: set[int]) -> list[Problem]:
+def duplicate_questions(cards: list[CheckedNote], limits: Limits, recurring: set[int]) -> list[Problem]:
     """W107 for the same question (same words, case and punctuation aside),
     W108 for questions whose word sets differ by one word added, dropped or
     replaced (token Jaccard >= limits.similarity). A card points at the

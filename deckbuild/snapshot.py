@@ -7,9 +7,9 @@ lock and the package need. A build reuses the note of a file whose stat and
 media are unchanged without reading it; a file with a new stat is read, and
 if its text is the same (a `touch`, a git checkout) its note is reused all
 the same. When nothing changed, the notes are not read at all.
-`check` keeps a snapshot of its own (`last-check-files`, `last-check-notes`),
-of CheckedNotes: it never makes a note, only what its errors need. Its
-`last-check` and `last-check-cards` keep what it found (Findings).
+`check` keeps a snapshot of its own (`last-check`, `last-check-notes`), of
+CheckedNotes: it makes no note, only what its errors need, and keeps what
+its rules found in each card, and its report as its summary.
 
 Like git's index, a stat taken in the same instant as the file was written
 is not trusted: a coarse clock could let a second write keep the stat. Such
@@ -43,10 +43,8 @@ from .notetypes import NoteType
 
 NAME = "last-build"
 NOTES = "last-build-notes"
-CHECK_NAME = "last-check-files"
+CHECK_NAME = "last-check"
 CHECK_NOTES = "last-check-notes"
-FINDINGS = "last-check"
-FINDINGS_BY_CARD = "last-check-cards"
 VERSION = 7
 BLOCK = 1 << 20  # the notes file is read in blocks of this
 RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
@@ -80,9 +78,10 @@ class BuiltNote:
 @dataclass(slots=True)
 class CheckedNote:
     """What `check` keeps of a card file: what the errors across cards
-    need (ids, media, note types). Not the note: only a build needs its
-    fields and identity. `hash` only where the lock compares it, for a new
-    id that a removed card had (`Reuse.tombstoned`); else None."""
+    need (ids, media, note types), and what its own rules found (lint.py
+    fills these in). Not the note: only a build needs its fields and
+    identity. `hash` only where the lock compares it, for a new id that a
+    removed card had (`Reuse.tombstoned`); else None."""
 
     id: str
     path: str
@@ -90,6 +89,9 @@ class CheckedNote:
     note_type: NoteType
     media: tuple[MediaFile, ...]
     hash: str | None
+    ignore: tuple[str, ...]  # rule codes the card switches off
+    warnings: tuple[tuple, ...] = ()  # Problem values
+    prompts: tuple[tuple, ...] = ()  # what the rules across cards compare: lint._prompts
 
 
 def stat_of(path: str | Path) -> Stat | None:
@@ -110,7 +112,7 @@ class Snapshot:
     files: dict[str, tuple[Stat | None, bytes]] = field(default_factory=dict)  # rel -> stat, content key
     media_stat: dict[str, Stat | None] = field(default_factory=dict)  # media file -> stat when hashed
     outputs: dict[str, Stat | None] = field(default_factory=dict)  # lock and package, as written
-    summary: tuple = ()  # what the build that wrote the outputs said: see build.py
+    summary: tuple = ()  # what the build (check) that wrote the outputs said: see build.py, lint.py
     # The notes live in a file of their own, read only when a build needs
     # them: one that finds nothing changed never does.
     read_notes: Callable[[], dict[str, BuiltNote]] | None = field(default=None, repr=False)
@@ -140,72 +142,12 @@ class Snapshot:
                                                         self.media_stat, self.outputs, self.summary))
 
 
-@dataclass
-class Findings:
-    """What the last `check` found, beside the snapshot (`last-check`): per
-    card file, the content key it had and what its own rules found
-    (lint.py's encoding); the rules that could not run; and its whole report
-    with the stats of everything it depends on, to give again while none of
-    them changes."""
-
-    settings: str  # the snapshot's settings and check's own
-    report: tuple = ()  # (card file stats, lock stat, media stats, warnings, skipped)
-    folder: Path | None = None  # where the per-card findings are, read only when needed
-    secret: bytes = b""
-
-    @cached_property
-    def _by_card(self) -> tuple[dict, dict, tuple]:
-        values = _read_signed(self.folder / FINDINGS_BY_CARD, self.secret) if self.folder else None
-        return values[1:] if values and len(values) == 4 and values[0] == self.settings else ({}, {}, ())
-
-    @cached_property
-    def cards(self) -> dict[str, tuple[bytes, tuple]]:
-        """rel -> the content key the file had and what its rules found."""
-        return self._by_card[0]
-
-    @cached_property
-    def skipped(self) -> dict[str, str]:
-        """rule code -> why it could not run, for the cards found in."""
-        return self._by_card[1]
-
-    @cached_property
-    def duplicates(self) -> tuple:
-        """(a digest of every card's prompts, what the duplicate rules found in them)."""
-        return self._by_card[2]
-
-    def save(self, folder: Path, secret: bytes) -> None:
-        _write_signed(folder / FINDINGS_BY_CARD, secret, (self.settings, self.cards, self.skipped,
-                                                          self.duplicates))
-        _write_signed(folder / FINDINGS, secret, (VERSION, self.settings, self.report))
-
-    def remembered(self, paths: list[CardPath], stats: list[Stat | None],
-                   lock: Path) -> tuple[list[tuple], dict[str, str], int] | None:
-        """The last report's warnings, skipped rules and card count, if not a card file,
-        image or the lock has changed since (by stat; racy ones count as changed)."""
-        if not self.report:
-            return None
-        files, lock_stat, media, warnings, skipped = self.report
-        if stat_of(lock) != lock_stat or not _all_unchanged(paths, stats, files, media):
-            return None
-        return warnings, skipped, len(files)
-
-
-def load_findings(folder: Path, secret: bytes, settings: str) -> Findings:
-    values = _read_signed(folder / FINDINGS, secret)
-    if not values or len(values) != 3 or values[0] != VERSION or values[1] != settings:
-        return Findings(settings)
-    return Findings(settings, values[2], folder, secret)
-
-
 class Reuse:
-    """What a build takes from the last one unread, and the snapshot of what
-    it saw, for the next. With `findings` (for `check`, whose snapshot is
-    of CheckedNotes), a file's note is taken only with what the last check
-    found in the same text."""
+    """What a build (check) takes from the last one unread, and the snapshot
+    of what it saw, for the next."""
 
-    def __init__(self, load_last: Callable[[], Snapshot], keys: CardKeys, findings: Findings | None = None):
-        self._load_last, self.keys, self.findings = load_last, keys, findings
-        self.next_findings = Findings(findings.settings) if findings else None
+    def __init__(self, load_last: Callable[[], Snapshot], keys: CardKeys):
+        self._load_last, self.keys = load_last, keys
         self.notes: dict[str, BuiltNote | CheckedNote] = {}  # card file -> note reused
         # (check) ids new to the lock that a removed card had: the lock
         # compares their hash, so a CheckedNote without one is not taken
@@ -213,7 +155,7 @@ class Reuse:
         self.read_again = False  # a file the last snapshot knew had to be read: worth a new one
         self._media: dict[Path, Stat | None] = {}
 
-    @cached_property  # loaded only when needed: a check with nothing new to find doesn't
+    @cached_property
     def last(self) -> Snapshot:
         return self._load_last()
 
@@ -228,7 +170,7 @@ class Reuse:
         to_read = []
         for path, stat in zip(paths, stats):
             known = self.last.files.get(path.rel)
-            if known and known[0] is not None and known[0] == stat and self._take(path.rel, known[1]):
+            if known and known[0] is not None and known[0] == stat and self._take(path.rel):
                 self.next.files[path.rel] = known
             else:
                 to_read.append(path)
@@ -244,27 +186,25 @@ class Reuse:
             key = self.keys(card_file)
             self.next.files[card_file.rel] = (self.next.files[card_file.rel][0], key)
             known = self.last.files.get(card_file.rel)
-            if not (known is not None and known[1] == key and self._take(card_file.rel, key)):
+            if not (known is not None and known[1] == key and self._take(card_file.rel)):
                 fresh.append(card_file)
                 keys.append(key)
         return fresh, keys
 
-    def _take(self, rel: str, key: bytes) -> bool:
+    def _take(self, rel: str) -> bool:
         note = self.last.notes.get(rel)
         if note is None or not _media_unchanged(note, self.last.media_stat, self._media):
             return False
-        if self.findings:
-            found = self.findings.cards.get(rel)
-            if found is None or found[0] != key or (note.hash is None and note.id in self.tombstoned):
-                return False
-            self.next_findings.cards[rel] = found
+        if note.hash is None and note.id in self.tombstoned:  # a CheckedNote the lock must compare now
+            return False
         self.notes[rel] = note
         return True
 
     def untouched(self, paths: list[CardPath], stats: list[Stat | None], outputs: list[Path]) -> tuple | None:
-        """What the last build said, if nothing it read has changed since and
-        `outputs` are as it left them: no card file came, went or changed
-        (by a trusted stat), no image changed. Reads none of its notes."""
+        """What the last build (check) said, if nothing it read has changed
+        since and `outputs` (what else it depends on) are as it left them: no
+        card file came, went or changed (by a trusted stat), no image
+        changed. Reads none of its notes."""
         last = self.last
         if not last.summary or not last.outputs_unchanged(outputs):
             return None
@@ -318,13 +258,14 @@ def _decode_note(values: tuple, note_types: dict[str, NoteType], shared: dict) -
 
 
 def _encode_checked(n: CheckedNote) -> tuple:
-    return n.id, n.path, n.id_line, n.note_type.key, _encode_media(n.media), n.hash
+    return (n.id, n.path, n.id_line, n.note_type.key, _encode_media(n.media), n.hash, n.ignore, n.warnings,
+            n.prompts)
 
 
 def _decode_checked(values: tuple, note_types: dict[str, NoteType], shared: dict) -> CheckedNote:
-    id_, path, id_line, type_key, media, hash_ = values
+    id_, path, id_line, type_key, media, hash_, ignore, warnings, prompts = values
     return CheckedNote(sys.intern(id_), sys.intern(path), id_line, note_types[type_key],
-                       _decode_media(media, shared.setdefault), hash_)
+                       _decode_media(media, shared.setdefault), hash_, ignore, warnings, prompts)
 
 
 @dataclass(frozen=True)
