@@ -20,7 +20,6 @@ import hashlib
 import json
 import marshal
 import re
-import struct
 from array import array
 from dataclasses import dataclass, field
 from functools import lru_cache, partial, reduce
@@ -160,7 +159,7 @@ def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Lim
         return (), (), ""
     text = CardText.of(card, fields_html)
     warnings = [p for rule in CARD_RULES for p in rule(text, limits)] + unknown_ignores(text)
-    to_spell = "" if SPELLING in card.ignore else " ".join(dict.fromkeys(" ".join(text.text.values()).split()))
+    to_spell = "" if SPELLING in card.ignore else " ".join(set(" ".join(text.text.values()).split()))
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 
@@ -221,7 +220,7 @@ def _prompts(card: CardText) -> tuple[tuple, ...]:
     for name, text in card.prompts:
         words_ = TOKEN.findall(text.casefold())
         prompts.append((name, " ".join(words_), card.card.field_lines.get(name, 1),
-                        _packed_keys(sorted([_stable_hash(word) for word in set(words_)]))))
+                        _packed_keys(sorted(map(_stable_hash, set(words_))))))
     return tuple(prompts)
 
 
@@ -229,8 +228,10 @@ def _packed_keys(hashes: list[int]) -> bytes:
     if len(hashes) < 3:
         return b""
     whole = reduce(xor, hashes)
-    keys = [whole, *(whole ^ h for h in hashes)] if len(hashes) >= 4 else [whole]
-    return struct.pack(f"{len(keys)}Q", *keys)
+    keys = array("Q", (whole,))
+    if len(hashes) >= 4:
+        keys.extend([whole ^ h for h in hashes])
+    return keys.tobytes()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -247,7 +248,7 @@ def _place(problem: Problem) -> tuple:
     return (problem.path, problem.line, problem.col, problem.code, problem.message)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every card checked, and a frozen one costs more to make
 class CardText:
     """A note as the learner sees it: the visible text of each field, and
     the prompts (field, text) it asks: both sides of a reversed card."""
