@@ -13,6 +13,7 @@ as values; `build` raises them all at once.
 from __future__ import annotations
 
 import html
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import media as media_stage
-from .cache import CACHE_DIR, CardKeys, code_digest, compile_cards, user_secret, version_file
+from .cache import CACHE_DIR, CardKeys, code_digest, compile_cards, decode, user_secret, version_file
 from .cards import Card
 from .config import DeckConfig, load_config
 from .custom_types import load_note_types
@@ -119,7 +120,8 @@ class BuildResult:
 def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: bool = True,
                  workers: int | None = None, incremental: bool = False,
                  lint_settings: Callable[[DeckConfig], str] | None = None, make_notes: bool = False,
-                 on_card: Callable[[CheckedNote, Card, tuple[str, ...], object], None] | None = None,
+                 on_card: Callable[[CheckedNote, Callable[[], tuple[Card, tuple[str, ...]]], object],
+                                   None] | None = None,
                  lint: Callable[[Card, tuple[str, ...]], object] | None = None,
                  progress: Progress | None = None) -> tuple[Project, list[Problem]]:
     """Cards are parsed and rendered together: unchanged files come from the
@@ -130,8 +132,9 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     `make_notes`: every card is made into its note as it is compiled, into
     `Project.built`: all `build` needs, without holding every Card at once.
     With `lint` (check's rules, run beside the compiler: cache.compile_cards),
-    into a CheckedNote instead, and `on_card` is given each, with its card,
-    its fields as HTML and what `lint` found in it."""
+    into a CheckedNote instead (checked_note), and `on_card` is given each,
+    with what `lint` found in its card and a function that decodes the card
+    (a Card, its fields as HTML)."""
     config, problems = load_config(root)
     custom_types, type_problems = load_note_types(config.root, note_types)
     problems += type_problems
@@ -169,9 +172,11 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     if reuse:
         files, keys = reuse.same_text(files)
     finish = None
-    if make_notes:
-        finish = (partial(checked_note, NoteMaker(config, namespace), tombstoned, on_card) if lint
-                  else partial(built_note, NoteMaker(config, namespace)))
+    if make_notes and lint:
+        finish, lint = partial(checked_note, NoteMaker(config, namespace), note_types, tombstoned, on_card), \
+            partial(card_outline, lint)
+    elif make_notes:
+        finish = partial(built_note, NoteMaker(config, namespace))
     compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
                                             config.root if cache else None, workers, keys,
                                             reuse.live_keys() if reuse else None, finish, progress, lint)
@@ -278,11 +283,6 @@ class NoteMaker:
             self.found[ref] = media_stage.locate(ref, self.config.media_dir)
         return self.found[ref]
 
-    def media(self, card: Card, fields_html: tuple[str, ...]) -> tuple[tuple[MediaFile, ...], list[Problem]]:
-        """A card's media files and their problems, without making its note (check)."""
-        _, files, problems = _render_card(card, self.locate, self.config.trusted_html, fields_html)
-        return files, problems
-
     def __call__(self, card: Card, fields_html: tuple[str, ...] | None = None) -> tuple[Note, list[Problem]]:
         fields, files, problems = _render_card(card, self.locate, self.config.trusted_html, fields_html)
         tags = card.tags + ((RETIRED_TAG,) if card.retired and RETIRED_TAG not in card.tags else ())
@@ -296,42 +296,80 @@ def built_note(make: NoteMaker, card: Card, fields_html: tuple[str, ...]) -> tup
     return note.built(), problems
 
 
-def checked_note(make: NoteMaker, tombstoned: frozenset[str], on_card: Callable[..., None], card: Card,
-                 fields_html: tuple[str, ...], findings: object) -> tuple[CheckedNote, list[Problem]]:
-    """What `check` keeps of a compiled card, and its media problems: its
-    note is made (for its hash) only if the lock must compare it, a new id
-    that a removed card had. `on_card` fills in what the rules found."""
-    if card.id in tombstoned:
-        note, problems = make(card, fields_html)
+def card_outline(lint: Callable[[Card, tuple[str, ...]], object], card: Card,
+                 fields_html: tuple[str, ...]) -> tuple[tuple, object]:
+    """What `check` needs of a compiled card, as plain values made where it
+    is compiled (its main process then never decodes the card): its id,
+    path, line of the id, note type, ignored rules and media (field_media);
+    and what `lint`, its rules, found in it."""
+    outline = (card.id, card.path, card.id_line, card.note_type.key, tuple(card.ignore),
+               field_media(card, fields_html))
+    return outline, lint(card, fields_html)
+
+
+def checked_note(make: NoteMaker, note_types: dict[str, NoteType], tombstoned: frozenset[str],
+                 on_card: Callable[..., None], entry: bytes,
+                 found: tuple[tuple, object]) -> tuple[CheckedNote, list[Problem]]:
+    """What `check` keeps of a compiled card (`entry`, as the cache keeps
+    it; `found`: its card_outline), and its media problems. Its card is
+    decoded, and its note made (for its hash), only if the lock must
+    compare it: a new id that a removed card had. `on_card` is given a
+    function that decodes it, and fills in what the rules found."""
+    (id_, path, id_line, type_key, ignore, uses), findings = found
+    card_of = partial(decode, entry, note_types)
+    if id_ in tombstoned:
+        note, problems = make(*card_of())
         media, hash_ = note.media, note.hash
     else:
-        (media, problems), hash_ = make.media(card, fields_html), None
-    checked = CheckedNote(card.id, card.path, card.id_line, card.note_type, media, hash_, tuple(card.ignore))
-    on_card(checked, card, fields_html, findings)
+        media, problems = located(path, uses, make.locate)
+        hash_ = None
+    checked = CheckedNote(sys.intern(id_), sys.intern(path), id_line, note_types[type_key], media, hash_, ignore)
+    on_card(checked, card_of, findings)
     return checked, problems
 
 
 def _render_card(card: Card, locate: Callable, trusted: bool, fields_html: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
-    rendered, files, problems = [], {}, []
-    for name, field_html in zip(card.note_type.fields, fields_html or render_fields(card, trusted)):
+    rendered = list(fields_html or render_fields(card, trusted))
+    uses = field_media(card, rendered)
+    media, problems = located(card.path, uses, locate)
+    for index, refs, _, _ in uses:
+        flat = {ref: item.name for ref, _ in refs if (item := locate(html.unescape(ref))[0])}
+        rendered[index] = media_stage.rewrite_refs(rendered[index], flat)
+    return tuple(rendered), media, problems
+
+
+MediaUse = tuple[int, tuple[tuple[str, int], ...], int, str | None]
+
+
+def field_media(card: Card, fields_html: tuple[str, ...] | list[str]) -> tuple[MediaUse, ...]:
+    """Per field that may refer to media (media.may_refer): its index, each
+    reference as written in its HTML with the line it stands on, the
+    field's line, and why an image in it has no source (if one hasn't)."""
+    uses = []
+    for index, (name, field_html) in enumerate(zip(card.note_type.fields, fields_html)):
         if not media_stage.may_refer(field_html):
-            rendered.append(field_html)
             continue
-        text = card.fields.get(name, "")
-        flat = {}
-        for ref in media_stage.media_refs(field_html):
-            line = _line_of(html.unescape(ref), text, card.field_lines.get(name, 1))
+        text, first = card.fields.get(name, ""), card.field_lines.get(name, 1)
+        refs = tuple((ref, _line_of(html.unescape(ref), text, first)) for ref in media_stage.media_refs(field_html))
+        uses.append((index, refs, first, media_stage.dropped_source(field_html)))
+    return tuple(uses)
+
+
+def located(path: str, uses: tuple[MediaUse, ...],
+            locate: Callable) -> tuple[tuple[MediaFile, ...], list[Problem]]:
+    """The media files a card's references name, by flat name, and the
+    problems of those that name none."""
+    files, problems = {}, []
+    for _, refs, line, dropped in uses:
+        for ref, ref_line in refs:
             item, reason = locate(html.unescape(ref))
             if reason:
-                problems.append(Problem(card.path, line, reason))
-                continue
-            flat[ref] = item.name
-            files.setdefault(item.name, item)
-        dropped = media_stage.dropped_source(field_html)
+                problems.append(Problem(path, ref_line, reason))
+            else:
+                files.setdefault(item.name, item)
         if dropped:
-            problems.append(Problem(card.path, card.field_lines.get(name, 1), dropped))
-        rendered.append(media_stage.rewrite_refs(field_html, flat))
-    return tuple(rendered), tuple(files[k] for k in sorted(files)) if files else (), problems
+            problems.append(Problem(path, line, dropped))
+    return tuple(files[k] for k in sorted(files)) if files else (), problems
 
 
 def _line_of(needle: str, text: str, first_line: int) -> int:

@@ -69,10 +69,11 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     every file of the project, if more than `files` (the cache keeps them).
     Each card comes as (Card, its fields as HTML), or with `finish` (a
     function of the two) as what `finish` makes of it as it comes in, so
-    the Cards need not all be held at once. `lint` (check's rules: a
-    function of the two, giving plain values) runs where each card is
-    compiled, in the workers for most (and for cards from the cache when
-    there are many), and its findings come to `finish` as a third argument.
+    the Cards need not all be held at once. `lint` (check's: a function of
+    the two, giving plain values) runs where each card is compiled, in the
+    workers for most (and for cards from the cache when there are many);
+    `finish` is then given the card's entry undecoded (`decode` makes it the
+    two) and what `lint` found in it, all it needs of most cards.
     `files` is emptied: each file's text is let go once handed to be
     compiled."""
     if not files:
@@ -85,13 +86,10 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     shared: dict = {}
 
     def take(entry: bytes, findings: bytes | None = None):
+        if lint:  # linted where it was compiled or looked up, or here (a few from the cache)
+            return finish(entry, lint(*decode(entry, note_types)) if findings is None else marshal.loads(findings))
         card, fields = decode(entry, note_types, shared)
-        if not finish:
-            return card, fields
-        if not lint:
-            return finish(card, fields)
-        # Linted where it was compiled or looked up, or here (a few from the cache).
-        return finish(card, fields, lint(card, fields) if findings is None else marshal.loads(findings))
+        return finish(card, fields) if finish else (card, fields)
 
     # Cards the cache has but check has no findings for (check after a
     # build): on more than one core, linted in the workers with the rest.

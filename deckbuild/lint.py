@@ -95,12 +95,12 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     compiled, mostly in the worker processes (card_findings); here, spelling
     is looked up once for all and the rules across cards run. No note is
     made: what check needs of a card, and keeps, is a CheckedNote."""
-    compiled: list[tuple[CheckedNote, Card, tuple[str, ...], str]] = []  # to spell
+    compiled: list[tuple[CheckedNote, Callable, str]] = []  # to spell
     across = AcrossCards()
 
-    def on_card(note: CheckedNote, card: Card, fields_html: tuple[str, ...], found: tuple) -> None:
+    def on_card(note: CheckedNote, card_of: Callable[[], tuple[Card, tuple[str, ...]]], found: tuple) -> None:
         note.warnings, note.prompts, to_spell = found
-        compiled.append((note, card, fields_html, to_spell))
+        compiled.append((note, card_of, to_spell))
         across.add(note.prompts, to_spell)
 
     project, problems = load_project(root, incremental=True, make_notes=True, on_card=on_card,
@@ -113,7 +113,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     errors = [_as_error(p) for p in problems + render_project(project)[1]
               + lock_problems(project.built, project.lock)]
     skipped = spell_cards(compiled, config, across.tokens, partial(misspelled, cache=user_cache()))
-    # A big deck's Cards and words are not held while the rules across cards run.
+    # A big deck's cards and words are not held while the rules across cards run.
     compiled.clear()
     across.tokens.clear()
     last = reuse.last.summary if reuse and reuse.notes else ()  # (what the kept notes were checked by)
@@ -163,12 +163,12 @@ def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Lim
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 
-def spell_cards(per_card: list[tuple[CheckedNote, Card, tuple[str, ...], str]], config: DeckConfig,
+def spell_cards(per_card: list[tuple[CheckedNote, Callable, str]], config: DeckConfig,
                 tokens: set[str], spell: Callable = misspelled) -> dict[str, str]:
     """Spelling looked up once for all the `tokens` of the cards' texts
-    (AcrossCards), and added to the warnings of each note (of card, fields
-    as HTML, its tokens: card_findings) with a misspelled word; the rules
-    that could not run (code -> why)."""
+    (AcrossCards), and added to the warnings of each note with a misspelled
+    word (per card: its note, what decodes it, its tokens: card_findings);
+    the rules that could not run (code -> why)."""
     skipped, unknown, misspelling = {}, frozenset(), frozenset()
     if SPELLING not in config.ignore:
         # A word never spans tokens, so the deck's words are its tokens' words.
@@ -180,9 +180,9 @@ def spell_cards(per_card: list[tuple[CheckedNote, Card, tuple[str, ...], str]], 
             misspelling = frozenset(t for t in tokens if t in unknown
                                     or not t.isalpha() and not unknown.isdisjoint(words(t)))
     if misspelling:
-        for note, card, fields_html, to_spell in per_card:
+        for note, card_of, to_spell in per_card:
             if not misspelling.isdisjoint(to_spell.split()):
-                note.warnings += _misspelled(card, fields_html, unknown, config.language)
+                note.warnings += _misspelled(*card_of(), unknown, config.language)
     return skipped
 
 

@@ -17,7 +17,8 @@ from hypothesis import given, settings, strategies as st
 
 from conftest import PNG, REPO, card_text, write_project
 from deckbuild import spelling
-from deckbuild.build import build
+from deckbuild import build as build_module, cache
+from deckbuild.build import NoteMaker, build
 from deckbuild.lint import RULES, check_project
 from deckbuild.problems import ProjectError
 from deckbuild.spelling import load_dictionary, misspelled, visible_text, words
@@ -118,6 +119,27 @@ def test_a_misspelled_word_is_flagged_in_every_card_it_stands_in(tmp_path: Path)
     }, config=NORWEGIAN)
     report = check_project(root)
     assert [(p.path, p.code) for p in report.problems] == [("cards/a.md", "W112"), ("cards/b.md", "W112")]
+
+
+def test_a_check_looks_again_only_at_the_cards_with_a_misspelled_word(tmp_path: Path, monkeypatch):
+    """Everything else it needs of a card is made where the card is
+    compiled: its main process decodes no other card, nor makes any note."""
+    root = write_project(tmp_path / "deck", {
+        "a.md": basic("a", "Hva er søppel?", "Alt som ikke øker fortjenesten i butikkken."),
+        "b.md": basic("b", "Hva viser bildet?", "![Prikk](prikk.png)"),
+        "c.md": basic("c", "Hva er sosialfella?", "Prat med kolleger som ikke gir salg."),
+    }, config=NORWEGIAN)
+    (root / "media").mkdir()
+    (root / "media/prikk.png").write_bytes(PNG)
+    decoded, made = [], []
+    real_decode, make = cache.decode, NoteMaker.__call__
+    for module in (cache, build_module):
+        monkeypatch.setattr(module, "decode", lambda entry, *a: decoded.append(real_decode(entry, *a)[0].path)
+                            or real_decode(entry, *a))
+    monkeypatch.setattr(NoteMaker, "__call__", lambda self, *a: made.append(1) or make(self, *a))
+    report = check_project(root)
+    assert [(p.path, p.code) for p in report.problems] == [("cards/a.md", "W112")]
+    assert decoded == ["cards/a.md"] and made == []
 
 
 def test_words_in_deck_toml_are_accepted(tmp_path: Path):
