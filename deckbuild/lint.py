@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
 import re
-from array import array
 from dataclasses import dataclass, field
-from functools import lru_cache, partial, reduce
+from functools import partial, reduce
 from operator import xor
 from pathlib import Path
 from typing import Callable, Iterator
@@ -96,12 +94,14 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     is looked up once for all and the rules across cards run. No note is
     made: what check needs of a card, and keeps, is a CheckedNote."""
     compiled: list[tuple[CheckedNote, Callable, str]] = []  # to spell
-    across = AcrossCards()
+    tokens: set[str] = set()  # every card's (whitespace-separated): the words to spell are theirs
+    questions = Questions()
 
     def on_card(note: CheckedNote, card_of: Callable[[], tuple[Card, tuple[str, ...]]], found: tuple) -> None:
         note.warnings, note.prompts, to_spell = found
         compiled.append((note, card_of, to_spell))
-        across.add(note.prompts, to_spell)
+        tokens.update(to_spell.split())
+        questions.add(note.path, note.prompts)
 
     project, problems = load_project(root, incremental=True, make_notes=True, on_card=on_card,
                                      lint_settings=partial(lint_settings, limits=limits),
@@ -112,22 +112,22 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     config, reuse = project.config, project.reuse
     errors = [_as_error(p) for p in problems + render_project(project)[1]
               + lock_problems(project.built, project.lock)]
-    skipped = spell_cards(compiled, config, across.tokens, partial(misspelled, cache=user_cache()))
+    skipped = spell_cards(compiled, config, tokens, partial(misspelled, cache=user_cache()))
     # A big deck's cards and words are not held while the rules across cards run.
     compiled.clear()
-    across.tokens.clear()
+    tokens.clear()
     last = reuse.last.summary if reuse and reuse.notes else ()  # (what the kept notes were checked by)
     if last:
         skipped = {**last[1], **skipped}
     notes = sorted(project.built, key=lambda note: note.path)
-    prompts = hashlib.sha1(marshal.dumps([(note.path, note.prompts) for note in notes])).digest()
+    # repr, not marshal: marshal's bytes depend on how many refer to a string
+    prompts = hashlib.sha1(repr([(note.path, note.prompts) for note in notes]).encode()).digest()
     if last and last[3][0] == prompts:  # the same questions as last time: the same duplicates
         duplicates = [Problem(*values) for values in last[3][1]]
     else:
         for note in reuse.notes.values() if reuse else ():
-            across.add(note.prompts)
-        across.seen.clear()  # every key seen: only those that recur matter from here
-        duplicates = duplicate_questions(notes, limits, across.recurring)
+            questions.add(note.path, note.prompts)
+        duplicates = duplicate_questions(questions, limits)
     warnings = sorted(deck_warnings(notes, config, duplicates), key=_place)
     if reuse and not errors:  # kept for the next check, with what its report depends on
         reuse.next.summary = ([_encoded_problem(w) for w in warnings], skipped, len(notes),
@@ -165,8 +165,8 @@ def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Lim
 
 def spell_cards(per_card: list[tuple[CheckedNote, Callable, str]], config: DeckConfig,
                 tokens: set[str], spell: Callable = misspelled) -> dict[str, str]:
-    """Spelling looked up once for all the `tokens` of the cards' texts
-    (AcrossCards), and added to the warnings of each note with a misspelled
+    """Spelling looked up once for all the `tokens` of the cards' texts,
+    and added to the warnings of each note with a misspelled
     word (per card: its note, what decodes it, its tokens: card_findings);
     the rules that could not run (code -> why)."""
     skipped, unknown, misspelling = {}, frozenset(), frozenset()
@@ -210,33 +210,10 @@ def deck_warnings(notes: list[CheckedNote], config: DeckConfig, duplicates: list
 
 
 def _prompts(card: CardText) -> tuple[tuple, ...]:
-    """(field, its words casefolded and space-separated, its line, the keys
-    duplicate_questions files it under) per prompt. The keys are packed, 8
-    bytes each rather than a 32-byte int: a big deck holds every prompt's.
-    They use a stable hash and come sorted, so they keep between checks,
-    which run with different string hashes: the next check compares them
-    to know whether the duplicate rules must run again."""
-    prompts = []
-    for name, text in card.prompts:
-        words_ = TOKEN.findall(text.casefold())
-        prompts.append((name, " ".join(words_), card.card.field_lines.get(name, 1),
-                        _packed_keys(sorted(map(_stable_hash, set(words_))))))
-    return tuple(prompts)
-
-
-def _packed_keys(hashes: list[int]) -> bytes:
-    if len(hashes) < 3:
-        return b""
-    whole = reduce(xor, hashes)
-    keys = array("Q", (whole,))
-    if len(hashes) >= 4:
-        keys.extend([whole ^ h for h in hashes])
-    return keys.tobytes()
-
-
-@lru_cache(maxsize=1 << 16)
-def _stable_hash(word: str) -> int:
-    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+    """(field, its words casefolded and space-separated, its line) per prompt."""
+    lines = card.card.field_lines
+    return tuple((name, " ".join(TOKEN.findall(text.casefold())), lines.get(name, 1))
+                 for name, text in card.prompts)
 
 
 def _as_error(problem: Problem) -> Problem:
@@ -418,67 +395,76 @@ TOKEN = re.compile(r"\w+")
 SIMILAR_CANDIDATES = 8  # earlier prompts compared per shared key: keeps it linear
 
 
-@dataclass
-class AcrossCards:
-    """What the rules across cards need from each card, gathered as it comes
-    in: the deck's whitespace-separated tokens to spell, and the question
-    keys of more than one prompt (most recur nowhere, and are then never
-    filed)."""
+class Questions:
+    """Every question (prompt) of the deck, hashed as it comes in (a
+    compiled card's as it is taken in, while the workers compile the next),
+    for duplicate_questions: its keys, and which keys more than one
+    question has (most have none, and are never filed)."""
 
-    tokens: set[str] = field(default_factory=set)
-    seen: set[int] = field(default_factory=set)
-    recurring: set[int] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int, str, tuple[int, ...]]] = []  # path, line, words, keys
+        self.seen: set[int] = set()
+        self.recurring: set[int] = set()
 
-    def add(self, prompts: tuple[tuple, ...], to_spell: str = "") -> None:
-        self.tokens.update(to_spell.split())
-        for _, _, _, packed in prompts:
-            keys = array("Q", packed)
-            again = self.seen.intersection(keys)
-            if again:
-                self.recurring |= again
-            self.seen.update(keys)
+    def add(self, path: str, prompts: tuple[tuple, ...]) -> None:
+        for _, words_, line in prompts:
+            if words_:
+                keys = _question_keys(words_)
+                self.recurring.update(self.seen.intersection(keys))
+                self.seen.update(keys)
+                self.asked.append((path, line, words_, keys))
 
 
-def duplicate_questions(cards: list[CheckedNote], limits: Limits, recurring: set[int]) -> list[Problem]:
+def duplicate_questions(questions: Questions, limits: Limits) -> list[Problem]:
     """W107 for the same question (same words, case and punctuation aside),
     W108 for questions whose word sets differ by one word added, dropped or
     replaced (token Jaccard >= limits.similarity). A card points at the
-    earliest such one before it. Linear: every prompt has keys, its word set
-    and the sets one word smaller (as XORs of word hashes: _prompts), and
-    only prompts sharing a key are compared: they are filed under their keys
-    in `recurring` (AcrossCards)."""
+    earliest such one before it (by path). Linear: every question has keys,
+    a hash of its word set and of each set one word smaller
+    (_question_keys), and only questions sharing a key are compared: each is
+    filed under its keys that another question has too."""
+    questions.seen.clear()  # all are in: only the keys that recur matter from here
     problems = []
     exact: dict[str, tuple[str, int]] = {}  # words -> (path, line) first asking
     filed: dict[int, list[tuple[int, frozenset, str, str]]] = {}  # key -> (order, words, path, path:line)
     order = 0
-    for card in cards:
-        path = card.path
-        for _, words_, line, packed in card.prompts:
-            if not words_:
-                continue
-            first_path, first_line = exact.setdefault(words_, (path, line))
-            if first_path != path:
-                problems.append(Problem(path, line, f"same question as {first_path}:{first_line}: merge "
-                                        "the cards, or ask something distinct", 1, "W107", "warning"))
-                continue
-            keys = recurring.intersection(array("Q", packed))  # the others match no prompt
-            if not keys:
-                continue
-            bag = frozenset(words_.split())
-            similar = _first_similar(bag, path, keys, filed, limits.similarity)
-            if similar:
-                problems.append(Problem(path, line, f"question nearly the same as {similar}: "
-                                        "learners will mix up the answers; make them clearly "
-                                        "different", 1, "W108", "warning"))
-            order += 1
-            entry = (order, bag, path, f"{path}:{line}")
-            for key in keys:
-                bucket = filed.get(key)
-                if bucket is None:
-                    filed[key] = [entry]
-                elif len(bucket) < SIMILAR_CANDIDATES:
-                    bucket.append(entry)
+    for path, line, words_, keys in sorted(questions.asked, key=lambda asked: asked[0]):
+        first_path, first_line = exact.setdefault(words_, (path, line))
+        if first_path != path:
+            problems.append(Problem(path, line, f"same question as {first_path}:{first_line}: merge "
+                                    "the cards, or ask something distinct", 1, "W107", "warning"))
+            continue
+        keys = questions.recurring.intersection(keys)
+        if not keys:
+            continue
+        bag = frozenset(words_.split())
+        similar = _first_similar(bag, path, keys, filed, limits.similarity)
+        if similar:
+            problems.append(Problem(path, line, f"question nearly the same as {similar}: "
+                                    "learners will mix up the answers; make them clearly "
+                                    "different", 1, "W108", "warning"))
+        order += 1
+        entry = (order, bag, path, f"{path}:{line}")
+        for key in keys:
+            bucket = filed.get(key)
+            if bucket is None:
+                filed[key] = [entry]
+            elif len(bucket) < SIMILAR_CANDIDATES:
+                bucket.append(entry)
     return problems
+
+
+def _question_keys(words_: str) -> tuple[int, ...]:
+    """Hashes of a question's word set and of each set one word smaller, as
+    XORs of its words' hashes: two questions one word apart share one.
+    (Python's own string hashes, which differ between runs: keys are never
+    kept, and questions are compared by their words, so no report depends
+    on them.)"""
+    hashes = {hash(word) for word in words_.split()}
+    if len(hashes) < 3:  # a set of two is never similar to another (Jaccard at most 1/3)
+        return ()
+    whole = reduce(xor, hashes)
+    return (whole, *(whole ^ h for h in hashes)) if len(hashes) >= 4 else (whole,)
 
 
 def _first_similar(bag: frozenset, path: str, keys: set[int], filed: dict, threshold: float) -> str | None:

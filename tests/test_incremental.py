@@ -268,14 +268,14 @@ def test_checks_alone_reexamine_only_the_edited_card(tmp_path, trust_fresh_stats
 def test_the_duplicate_rules_run_again_only_when_a_question_changed(tmp_path, trust_fresh_stats, monkeypatch):
     root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
     check_project(root)
-    runs, gathered = [], []
-    real, add = lint.duplicate_questions, lint.AcrossCards.add
+    runs, keyed = [], []
+    real, keys = lint.duplicate_questions, lint._question_keys
     monkeypatch.setattr(lint, "duplicate_questions", lambda *a: runs.append(1) or real(*a))
-    monkeypatch.setattr(lint.AcrossCards, "add", lambda self, prompts, *a: gathered.append(prompts) or add(self, prompts, *a))
+    monkeypatch.setattr(lint, "_question_keys", lambda words: keyed.append(words) or keys(words))
 
     (root / "cards/a.md").write_text(LINTED["a.md"].replace("fortjenesten", "gevinsten"))  # an answer
     report = check_project(root)
-    assert len(gathered) == 1  # the edited card's questions, not the others' kept ones
+    assert len(keyed) == 1  # the edited card's question, not the others' kept ones
     assert report == fresh_check(root, tmp_path, monkeypatch) and runs == [1]  # the fresh one
 
     (root / "cards/c.md").write_text(card_text("c", "Hva er verdikjeden?\n\n% back\nNoe.", tags="[x]"))
@@ -286,8 +286,8 @@ def test_the_duplicate_rules_run_again_only_when_a_question_changed(tmp_path, tr
 
 
 def test_the_duplicate_rules_are_not_run_again_for_an_answer_whatever_the_hash_seed(tmp_path):
-    """Each check runs in a new process, with its own string hashes: the
-    question keys it keeps, and compares with the next check's, must not
+    """Each check runs in a new process, with its own string hashes: what
+    it keeps of the questions, and compares with the next check's, must not
     depend on them."""
     root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
     script = ("import sys; from pathlib import Path; from deckbuild import lint; runs = []; "
