@@ -152,14 +152,14 @@ def _encoded_problem(p: Problem) -> tuple:
 def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Limits()) -> tuple:
     """What a card's own rules find, spelling aside: (warnings as values,
     prompts, its text to spell-check). Plain values, light to send from a
-    worker and to keep until spelling is looked up: each whitespace-separated
-    token of its visible text once, in one string (spell_cards finds the
-    words in them, once for all the deck's tokens)."""
+    worker and to keep until spelling is looked up: its fields' visible
+    text in one string (spell_cards finds the words in the whitespace-
+    separated tokens of all cards, once for each distinct token)."""
     if card.retired:
         return (), (), ""
     text = CardText.of(card, fields_html)
     warnings = [p for rule in CARD_RULES for p in rule(text, limits)] + unknown_ignores(text)
-    to_spell = "" if SPELLING in card.ignore else " ".join(set(" ".join(text.text.values()).split()))
+    to_spell = "" if SPELLING in card.ignore else " ".join(text.text.values())
     return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
 
 
