@@ -171,15 +171,15 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
     keys = None
     if reuse:
         files, keys = reuse.same_text(files)
-    finish = None
-    if make_notes and lint:
-        finish, lint = partial(checked_note, NoteMaker(config, namespace), note_types, tombstoned, on_card), \
-            partial(card_outline, lint)
+    finish = prepare = None
+    if make_notes and lint:  # prepared where each card is compiled, taken in here
+        prepare = partial(card_outline, lint)
+        finish = partial(checked_note, NoteMaker(config, namespace), note_types, tombstoned, on_card)
     elif make_notes:
         finish = partial(built_note, NoteMaker(config, namespace))
     compiled, card_problems = compile_cards(files, note_types, config.trusted_html,
                                             config.root if cache else None, workers, keys,
-                                            reuse.live_keys() if reuse else None, finish, progress, lint)
+                                            reuse.live_keys() if reuse else None, finish, progress, prepare)
     problems += file_problems + card_problems
     built = list(reuse.notes.values()) if reuse else []
     if make_notes:

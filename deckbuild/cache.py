@@ -61,7 +61,7 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
                   keys: list[bytes] | None = None, live: list[bytes] | None = None,
                   finish: Callable[..., object] | None = None,
                   progress: Callable[[int, int], None] | None = None,
-                  lint: Callable[[Card, tuple[str, ...]], object] | None = None) -> tuple[list, list[Problem]]:
+                  prepare: Callable[[Card, tuple[str, ...]], object] | None = None) -> tuple[list, list[Problem]]:
     """Every card file parsed and rendered, in file order: from the cache in
     `root` where a file is unchanged, the rest on `workers` processes (default:
     every core, for more than a few hundred files). `root=None`: no cache.
@@ -69,11 +69,11 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     every file of the project, if more than `files` (the cache keeps them).
     Each card comes as (Card, its fields as HTML), or with `finish` (a
     function of the two) as what `finish` makes of it as it comes in, so
-    the Cards need not all be held at once. `lint` (check's: a function of
-    the two, giving plain values) runs where each card is compiled, in the
-    workers for most (and for cards from the cache when there are many);
-    `finish` is then given the card's entry undecoded (`decode` makes it the
-    two) and what `lint` found in it, all it needs of most cards.
+    the Cards need not all be held at once. `prepare` (a function of the
+    two, giving plain values: check's outline and findings) runs where
+    each card is compiled, in the workers for most (and for cards from the
+    cache when there are many); `finish` is then given the card's entry
+    undecoded (`decode` makes it the two) and what `prepare` made of it.
     `files` is emptied: each file's text is let go once handed to be
     compiled."""
     if not files:
@@ -85,36 +85,36 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
     compiled: list = [None] * len(files)
     shared: dict = {}
 
-    def take(entry: bytes, findings: bytes | None = None):
-        if lint:  # linted where it was compiled or looked up, or here (a few from the cache)
-            return finish(entry, lint(*decode(entry, note_types)) if findings is None else marshal.loads(findings))
+    def take(entry: bytes, prepared: bytes | None = None):
+        if prepare:  # prepared where it was compiled or looked up, or here (a few from the cache)
+            return finish(entry, prepare(*decode(entry, note_types)) if prepared is None else marshal.loads(prepared))
         card, fields = decode(entry, note_types, shared)
         return finish(card, fields) if finish else (card, fields)
 
-    # Cards the cache has but check has no findings for (check after a
-    # build): on more than one core, linted in the workers with the rest.
-    relint = lint is not None and len(keys) >= PARALLEL_MIN and (workers or os.cpu_count() or 1) > 1
+    # Cards from the cache (a check after a build): on more than one core,
+    # prepared in the workers with the rest.
+    in_workers = prepare is not None and len(keys) >= PARALLEL_MIN and (workers or os.cpu_count() or 1) > 1
     entries: dict[int, bytes] = {}
     if cache:
         for i, entry in cache.lookup(keys):
-            if relint:
+            if in_workers:
                 entries[i] = entry
             else:
                 compiled[i] = take(entry)
     missing = [i for i, found in enumerate(compiled) if found is None]
-    cached = set(entries)  # linted again, not stored again
+    cached = set(entries)  # prepared, not stored again
     todo = [entries.pop(i) if i in cached else files[i] for i in missing]  # let go as handed out
     files.clear()
     problems, fresh = [], []
-    for done, (i, (entry, file_problems, findings)) in enumerate(zip(missing, compile_files(
-            todo, note_types, trusted, workers, lint)), 1):
+    for done, (i, (entry, file_problems, prepared)) in enumerate(zip(missing, compile_files(
+            todo, note_types, trusted, workers, prepare)), 1):
         if progress:
             progress(done, len(missing))
         problems += file_problems
         if entry is not None:
             if i not in cached:
                 fresh.append((keys[i], entry))
-            compiled[i] = take(entry, findings)
+            compiled[i] = take(entry, prepared)
         if cache and len(fresh) >= SAVE_BATCH:  # stored while the workers compile the rest
             cache.add(fresh)
             fresh = []
@@ -126,15 +126,15 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
 
 def compile_files(files: list[CardFile | bytes], note_types: dict[str, NoteType], trusted: bool,
                   workers: int | None = None,
-                  lint: Callable | None = None) -> Iterator[tuple[bytes | None, list[Problem], bytes | None]]:
-    """`compile_file` for each file (`lint_entry` for a cache entry), in
+                  prepare: Callable | None = None) -> Iterator[tuple[bytes | None, list[Problem], bytes | None]]:
+    """`compile_file` for each file (`prepare_entry` for a cache entry), in
     order, in chunks over worker processes; yielded as chunks finish, so
     the caller takes one chunk in while the workers compile the next.
     `files` is emptied as chunks are handed out: a big deck's texts are
     never all held with what they compiled to."""
     if workers is None:
         workers = (os.cpu_count() or 1) if len(files) >= PARALLEL_MIN else 1
-    work = partial(_compile_chunk, note_types=note_types, trusted=trusted, lint=lint)
+    work = partial(_compile_chunk, note_types=note_types, trusted=trusted, prepare=prepare)
     if workers <= 1 or len(files) <= 1:
         for chunk in _handed_out(files, SAVE_BATCH):
             yield from work(chunk)
@@ -155,27 +155,27 @@ def _handed_out(files: list, size: int) -> Iterator[list]:
 
 
 def _compile_chunk(files: list[CardFile | bytes], note_types: dict[str, NoteType], trusted: bool,
-                   lint: Callable | None) -> list[tuple[bytes | None, list[Problem], bytes | None]]:
-    return [compile_file(f, note_types, trusted, lint) if isinstance(f, CardFile)
-            else lint_entry(f, note_types, lint) for f in files]
+                   prepare: Callable | None) -> list[tuple[bytes | None, list[Problem], bytes | None]]:
+    return [compile_file(f, note_types, trusted, prepare) if isinstance(f, CardFile)
+            else prepare_entry(f, note_types, prepare) for f in files]
 
 
 def compile_file(card_file: CardFile, note_types: dict[str, NoteType], trusted: bool,
-                 lint: Callable | None = None) -> tuple[bytes | None, list[Problem], bytes | None]:
+                 prepare: Callable | None = None) -> tuple[bytes | None, list[Problem], bytes | None]:
     """Parse and render one card file: the entry the cache keeps, or
-    problems; and with `lint`, its findings (marshal: they cross from a
-    worker, and marshal is the cheapest way across)."""
+    problems; and with `prepare`, what it makes of the card (marshal: it
+    crosses from a worker, and marshal is the cheapest way across)."""
     card, problems = parse_card(card_file, note_types)
     if card is None:
         return None, problems, None
     fields = render_fields(card, trusted)
-    return encode(card, fields), problems, marshal.dumps(lint(card, fields)) if lint else None
+    return encode(card, fields), problems, marshal.dumps(prepare(card, fields)) if prepare else None
 
 
-def lint_entry(entry: bytes, note_types: dict[str, NoteType],
-               lint: Callable) -> tuple[bytes, list[Problem], bytes]:
-    """`compile_file` for a card the cache already has: its findings only."""
-    return entry, [], marshal.dumps(lint(*decode(entry, note_types)))
+def prepare_entry(entry: bytes, note_types: dict[str, NoteType],
+                  prepare: Callable) -> tuple[bytes, list[Problem], bytes]:
+    """`compile_file` for a card the cache already has: what `prepare` makes of it."""
+    return entry, [], marshal.dumps(prepare(*decode(entry, note_types)))
 
 
 def encode(card: Card, fields: tuple[str, ...]) -> bytes:

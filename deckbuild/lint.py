@@ -130,8 +130,8 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
         duplicates = duplicate_questions(questions, limits)
     warnings = sorted(deck_warnings(notes, config, duplicates), key=_place)
     if reuse and not errors:  # kept for the next check, with what its report depends on
-        reuse.next.summary = ([_encoded_problem(w) for w in warnings], skipped, len(notes),
-                              (prompts, [_encoded_problem(d) for d in duplicates]))
+        reuse.next.summary = ([w.values() for w in warnings], skipped, len(notes),
+                              (prompts, [d.values() for d in duplicates]))
         reuse.next.outputs = {str(config.lock_path): stat_of(config.lock_path)}
         reuse.next.follow(notes, {m.path for n in notes if n.path not in reuse.notes for m in n.media})
         reuse.next.save()
@@ -145,10 +145,6 @@ def lint_settings(config: DeckConfig, limits: Limits) -> str:
                  if SPELLING not in config.ignore else ""))
 
 
-def _encoded_problem(p: Problem) -> tuple:
-    return p.path, p.line, p.message, p.col, p.code, p.severity
-
-
 def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Limits()) -> tuple:
     """What a card's own rules find, spelling aside: (warnings as values,
     prompts, its text to spell-check). Plain values, light to send from a
@@ -160,7 +156,7 @@ def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Lim
     text = CardText.of(card, fields_html)
     warnings = [p for rule in CARD_RULES for p in rule(text, limits)] + unknown_ignores(text)
     to_spell = "" if SPELLING in card.ignore else " ".join(text.text.values())
-    return tuple(_encoded_problem(p) for p in warnings), _prompts(text), to_spell
+    return tuple(p.values() for p in warnings), _prompts(text), to_spell
 
 
 def spell_cards(per_card: list[tuple[CheckedNote, Callable, str]], config: DeckConfig,
@@ -194,9 +190,9 @@ def _misspelled(card: Card, fields_html: tuple[str, ...], unknown: frozenset[str
         for word in words(field_text):
             if word in unknown and word not in reported:
                 reported.add(word)
-                found.append(_encoded_problem(text.warn(
+                found.append(text.warn(
                     SPELLING, f"unknown word '{word}' ({language}): fix it, or add it to `words` "
-                              "in deck.toml", name, word)))
+                              "in deck.toml", name, word).values())
     return tuple(found)
 
 

@@ -23,6 +23,11 @@ class Problem:
         code = f" {self.code}" if self.code else ""
         return f"{where}:{code} {self.message}"
 
+    def values(self) -> tuple:
+        """Plain values (`Problem(*values)` makes it again): to cross from a
+        worker process, or to be kept."""
+        return self.path, self.line, self.message, self.col, self.code, self.severity
+
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
