@@ -107,7 +107,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
                                      lint_settings=partial(lint_settings, limits=limits),
                                      lint=partial(card_findings, limits=limits))
     if project.remembered:
-        warnings, skipped, cards, _ = project.remembered
+        warnings, skipped, cards = project.remembered
         return Report([Problem(*w) for w in warnings], cards, skipped)
     config, reuse = project.config, project.reuse
     errors = [_as_error(p) for p in problems + render_project(project)[1]
@@ -122,16 +122,17 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     notes = sorted(project.built, key=lambda note: note.path)
     # repr, not marshal: marshal's bytes depend on how many refer to a string
     prompts = hashlib.sha1(repr([(note.path, note.prompts) for note in notes]).encode()).digest()
-    if last and last[3][0] == prompts:  # the same questions as last time: the same duplicates
-        duplicates = [Problem(*values) for values in last[3][1]]
+    last_questions, last_duplicates = reuse.last.with_notes if last else (b"", ())
+    if last_questions == prompts:  # the same questions as last time: the same duplicates
+        duplicates = [Problem(*values) for values in last_duplicates]
     else:
         for note in reuse.notes.values() if reuse else ():
             questions.add(note.path, note.prompts)
         duplicates = duplicate_questions(questions, limits)
     warnings = sorted(deck_warnings(notes, config, duplicates), key=_place)
     if reuse and not errors:  # kept for the next check, with what its report depends on
-        reuse.next.summary = ([w.values() for w in warnings], skipped, len(notes),
-                              (prompts, [d.values() for d in duplicates]))
+        reuse.next.summary = ([w.values() for w in warnings], skipped, len(notes))
+        reuse.next.with_notes = (prompts, [d.values() for d in duplicates])
         reuse.next.outputs = {str(config.lock_path): stat_of(config.lock_path)}
         reuse.next.follow(notes, {m.path for n in notes if n.path not in reuse.notes for m in n.media})
         reuse.next.save()

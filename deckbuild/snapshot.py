@@ -115,12 +115,18 @@ class Snapshot:
     summary: tuple = ()  # what the build (check) that wrote the outputs said: see build.py, lint.py
     # The notes live in a file of their own, read only when a build needs
     # them: one that finds nothing changed never does.
-    read_notes: Callable[[], dict[str, BuiltNote]] | None = field(default=None, repr=False)
+    read_notes: Callable[[], tuple[dict, tuple]] | None = field(default=None, repr=False)
+    # Kept in the notes file, read with the notes (check: the duplicate
+    # questions it found, which a check with nothing changed never needs).
+    with_notes: tuple = ()
 
     @cached_property
     def notes(self) -> dict[str, BuiltNote | CheckedNote]:
-        """rel -> the note it built (checked)."""
-        return self.read_notes() if self.read_notes else {}
+        """rel -> the note it built (checked); `with_notes` is read with them."""
+        if not self.read_notes:
+            return {}
+        notes, self.with_notes = self.read_notes()
+        return notes
 
     def outputs_unchanged(self, paths: list[Path]) -> bool:
         return bool(self.outputs) and all(self.outputs.get(str(p)) == stat_of(p) for p in paths)
@@ -136,7 +142,8 @@ class Snapshot:
         """Written atomically, the notes first: the file of stats names the
         notes file it goes with (by `taken`), so a build killed between the
         two writes leaves a pair that does not match, never a wrong one."""
-        _write_records(self.folder / self.kind.notes, self.secret, (VERSION, self.settings, self.taken),
+        _write_records(self.folder / self.kind.notes, self.secret,
+                       (VERSION, self.settings, self.taken, self.with_notes),
                        map(self.kind.encode, self.notes.values()))
         _write_signed(self.folder / self.kind.name, self.secret, (VERSION, self.settings, self.taken, self.files,
                                                         self.media_stat, self.outputs, self.summary))
@@ -315,20 +322,21 @@ def load_snapshot(folder: Path, secret: bytes, settings: str, note_types: dict[s
 
 
 def _read_notes(folder: Path, secret: bytes, settings: str, taken: int, note_types: dict[str, NoteType],
-                kind: Kind) -> dict[str, BuiltNote | CheckedNote]:
-    """The notes file that goes with a snapshot, by card file."""
+                kind: Kind) -> tuple[dict[str, BuiltNote | CheckedNote], tuple]:
+    """The notes file that goes with a snapshot, by card file, and what was kept with them."""
     records = _read_records(folder / kind.notes, secret)
     built: dict[str, BuiltNote | CheckedNote] = {}
     try:
-        if next(records, None) != (VERSION, settings, taken):
-            return {}
+        header = next(records, None)
+        if header is None or header[:3] != (VERSION, settings, taken):
+            return {}, ()
         shared: dict = {}
         for values in records:
             note = kind.decode(values, note_types, shared)
             built[note.path] = note
+        return built, header[3]
     except (ValueError, TypeError, KeyError, IndexError, EOFError):
-        return {}
-    return built
+        return {}, ()
 
 
 def _write_records(path: Path, secret: bytes, header: tuple, records: Iterable[tuple]) -> None:
