@@ -323,12 +323,14 @@ def checked_note(make: NoteMaker, note_types: dict[str, NoteType], tombstoned: f
     else:
         media, problems = located(path, uses, make.locate)
         hash_ = None
-    checked = CheckedNote(sys.intern(id_), sys.intern(path), id_line, note_types[type_key], media, hash_, ignore)
+    checked = CheckedNote(sys.intern(id_), sys.intern(path), id_line, note_types[type_key], media, hash_,
+                          ignore)
     on_card(checked, card_of, findings)
     return checked, problems
 
 
-def _render_card(card: Card, locate: Callable, trusted: bool, fields_html: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
+def _render_card(card: Card, locate: Callable, trusted: bool, fields_html: tuple[str, ...] | None = None
+                 ) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
     rendered = list(fields_html or render_fields(card, trusted))
     uses = field_media(card, rendered)
     media, problems = located(card.path, uses, locate)
@@ -350,7 +352,8 @@ def field_media(card: Card, fields_html: tuple[str, ...] | list[str]) -> tuple[M
         if not media_stage.may_refer(field_html):
             continue
         text, first = card.fields.get(name, ""), card.field_lines.get(name, 1)
-        refs = tuple((ref, _line_of(html.unescape(ref), text, first)) for ref in media_stage.media_refs(field_html))
+        refs = tuple((ref, _line_of(html.unescape(ref), text, first))
+                     for ref in media_stage.media_refs(field_html))
         uses.append((index, refs, first, media_stage.dropped_source(field_html)))
     return tuple(uses)
 

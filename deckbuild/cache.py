@@ -87,7 +87,8 @@ def compile_cards(files: list[CardFile], note_types: dict[str, NoteType], truste
 
     def take(entry: bytes, prepared: bytes | None = None):
         if prepare:  # prepared where it was compiled or looked up, or here (a few from the cache)
-            return finish(entry, prepare(*decode(entry, note_types)) if prepared is None else marshal.loads(prepared))
+            made = prepare(*decode(entry, note_types)) if prepared is None else marshal.loads(prepared)
+            return finish(entry, made)
         card, fields = decode(entry, note_types, shared)
         return finish(card, fields) if finish else (card, fields)
 

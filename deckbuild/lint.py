@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import partial, reduce
+from functools import cached_property, partial, reduce
 from operator import xor
 from pathlib import Path
 from typing import Callable, Iterator
@@ -74,7 +74,7 @@ class Report:
     cards: int
     skipped: dict[str, str] = field(default_factory=dict)  # rule code -> why it did not run
 
-    @property
+    @cached_property  # asked for the summary and the exit code: a big deck's report is long
     def errors(self) -> int:
         return sum(p.is_error for p in self.problems)
 

@@ -132,7 +132,7 @@ class Snapshot:
         return bool(self.outputs) and all(self.outputs.get(str(p)) == stat_of(p) for p in paths)
 
     def follow(self, notes: list[BuiltNote | CheckedNote], media_changed: set[Path]) -> None:
-        """Take in a build's notes; media files hashed anew get their stats now."""
+        """Take in a build's (check's) notes; media files hashed anew get their stats now."""
         self.notes = {n.path: n for n in notes}
         paths = {m.path for n in notes for m in n.media}
         self.media_stat = {str(p): trusted_stat(stat_of(p), self.taken) if p in media_changed
@@ -145,8 +145,9 @@ class Snapshot:
         _write_records(self.folder / self.kind.notes, self.secret,
                        (VERSION, self.settings, self.taken, self.with_notes),
                        map(self.kind.encode, self.notes.values()))
-        _write_signed(self.folder / self.kind.name, self.secret, (VERSION, self.settings, self.taken, self.files,
-                                                        self.media_stat, self.outputs, self.summary))
+        _write_signed(self.folder / self.kind.name, self.secret, (VERSION, self.settings, self.taken,
+                                                                  self.files, self.media_stat, self.outputs,
+                                                                  self.summary))
 
 
 class Reuse:
