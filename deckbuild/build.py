@@ -321,7 +321,7 @@ def checked_note(make: NoteMaker, note_types: dict[str, NoteType], tombstoned: f
         note, problems = make(*card_of())
         media, hash_ = note.media, note.hash
     else:
-        media, problems = located(path, uses, make.locate)
+        media, _, problems = located(path, uses, make.locate)
         hash_ = None
     checked = CheckedNote(sys.intern(id_), sys.intern(path), id_line, note_types[type_key], media, hash_,
                           ignore)
@@ -333,9 +333,8 @@ def _render_card(card: Card, locate: Callable, trusted: bool, fields_html: tuple
                  ) -> tuple[tuple[str, ...], tuple[MediaFile, ...], list[Problem]]:
     rendered = list(fields_html or render_fields(card, trusted))
     uses = field_media(card, rendered)
-    media, problems = located(card.path, uses, locate)
-    for index, refs, _, _ in uses:
-        flat = {ref: item.name for ref, _ in refs if (item := locate(html.unescape(ref))[0])}
+    media, flat, problems = located(card.path, uses, locate)
+    for index, _, _, _ in uses:
         rendered[index] = media_stage.rewrite_refs(rendered[index], flat)
     return tuple(rendered), media, problems
 
@@ -359,20 +358,21 @@ def field_media(card: Card, fields_html: tuple[str, ...] | list[str]) -> tuple[M
 
 
 def located(path: str, uses: tuple[MediaUse, ...],
-            locate: Callable) -> tuple[tuple[MediaFile, ...], list[Problem]]:
-    """The media files a card's references name, by flat name, and the
-    problems of those that name none."""
-    files, problems = {}, []
+            locate: Callable) -> tuple[tuple[MediaFile, ...], dict[str, str], list[Problem]]:
+    """The media files a card's references name, by flat name; each
+    reference found -> that flat name; and the problems of those that name none."""
+    files, flat, problems = {}, {}, []
     for _, refs, line, dropped in uses:
         for ref, ref_line in refs:
             item, reason = locate(html.unescape(ref))
             if reason:
                 problems.append(Problem(path, ref_line, reason))
             else:
+                flat[ref] = item.name
                 files.setdefault(item.name, item)
         if dropped:
             problems.append(Problem(path, line, dropped))
-    return tuple(files[k] for k in sorted(files)) if files else (), problems
+    return tuple(files[k] for k in sorted(files)) if files else (), flat, problems
 
 
 def _line_of(needle: str, text: str, first_line: int) -> int:
@@ -407,7 +407,7 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     if reuse and reuse.nothing_changed([config.lock_path, path]):
         result = BuildResult.of(path, notes, _media(notes), all_decks(config, notes), written=False)
         if reuse.read_again:  # remember their stats
-            reuse.next.follow(notes, set())
+            reuse.keep(notes)
             reuse.next.summary = result.summary()
             reuse.next.save()
         return result
@@ -447,7 +447,7 @@ def build(root: Path, now: int | None = None, progress: Progress | None = None, 
     result = BuildResult.of(path, notes, media, deck_names, sorted(set(lock.notes) - set(note_stamps)))
     if reuse:
         reuse.next.outputs = {str(p): stat_of(p) for p in (config.lock_path, path)}
-        reuse.next.follow(notes, {m.path for n in notes if n.path not in reuse.notes for m in n.media})
+        reuse.keep(notes)
         reuse.next.summary = result.summary()
         reuse.next.save()
     return result

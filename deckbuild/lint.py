@@ -134,7 +134,7 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
         reuse.next.summary = ([w.values() for w in warnings], skipped, len(notes))
         reuse.next.with_notes = (prompts, [d.values() for d in duplicates])
         reuse.next.outputs = {str(config.lock_path): stat_of(config.lock_path)}
-        reuse.next.follow(notes, {m.path for n in notes if n.path not in reuse.notes for m in n.media})
+        reuse.keep(notes)
         reuse.next.save()
     return Report(sorted(errors + warnings, key=_place) if errors else warnings, len(notes), skipped)
 

@@ -225,6 +225,11 @@ class Reuse:
         return (self.notes.keys() == self.next.files.keys() == self.last.files.keys()
                 and self.last.outputs_unchanged(outputs))
 
+    def keep(self, notes: list[BuiltNote | CheckedNote]) -> None:
+        """The next snapshot takes these notes; media of the notes made anew
+        (not reused) were hashed now, and get their stats now."""
+        self.next.follow(notes, {m.path for n in notes if n.path not in self.notes for m in n.media})
+
     def live_keys(self) -> list[bytes]:
         """The content keys of every card file seen (once `same_text` has run)."""
         return [key for _, key in self.next.files.values() if key]
@@ -290,7 +295,7 @@ BUILT = Kind(NAME, NOTES, _encode_note, _decode_note)
 CHECKED = Kind(CHECK_NAME, CHECK_NOTES, _encode_checked, _decode_checked)
 
 
-def _media_unchanged(note: BuiltNote, then: dict[str, Stat], now: dict[Path, Stat | None]) -> bool:
+def _media_unchanged(note: BuiltNote | CheckedNote, then: dict[str, Stat], now: dict[Path, Stat | None]) -> bool:
     for item in note.media:
         if item.path not in now:
             now[item.path] = stat_of(item.path)
