@@ -19,7 +19,6 @@ import nh3
 if TYPE_CHECKING:
     from .cards import Card
 
-EXTENSIONS = ["tables", "fenced_code", "sane_lists"]
 
 KEPT = re.compile(
     r"\\\(.*?\\\)"  # inline math
@@ -37,8 +36,14 @@ def _markdown():
     """Python-Markdown, imported and set up once, on first use: a build whose
     cards all come from the cache never needs it."""
     import markdown
+    from markdown.extensions.fenced_code import FencedCodeExtension
+    from markdown.extensions.sane_lists import SaneListExtension
+    from markdown.extensions.tables import TableExtension
 
-    return markdown.Markdown(extensions=EXTENSIONS, output_format="html")
+    # Instances, not names: a name is looked up among every installed
+    # package's entry points, which costs more than the rest of the set-up.
+    return markdown.Markdown(extensions=[TableExtension(), FencedCodeExtension(), SaneListExtension()],
+                             output_format="html")
 
 
 # What a card may contain once sanitized: no scripts, no event handlers, no
@@ -68,8 +73,9 @@ _cleaner = nh3.Cleaner(tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES,
 # Every character a letter, digit, space, newline or harmless punctuation
 # (none of * _ ` [ ] < > & \ | # ~, no tab, no no-break space), and no line
 # that could start a block (list, heading, quote, code) or end in a line
-# break (trailing space).
-PLAIN = "\\w.,;:?!'\"()/%«»–—…’‘“”+=@$€§°\ue000\ue001"
+# break (trailing space). A hyphen is harmless inside a line (e-post,
+# 2-3): a line that starts with one is caught as a block start.
+PLAIN = "\\w.,;:?!'\"()/%«»–—…’‘“”+=@$€§°\\-\ue000\ue001"
 UNSAFE_CHAR = re.compile(f"[^{PLAIN} \n]|_")
 UNSAFE_LINE = re.compile("^(?=[^\n])(?:[^\\w«\"'(\ue000]|\\d+[.)])| $", re.M)
 PARAGRAPH_BREAK = re.compile(r"\n\n+")
