@@ -45,12 +45,15 @@ CLI = REPO / "build_deck.py"
 TIME = "/usr/bin/time"
 SCENARIOS = ("cold", "warm", "edit", "after")
 STATE = ("build-deck.lock", ".build-deck-cache", "dist")  # what a cold run starts without
+# Every command runs from bytecode, as an installed one does (pip compiles
+# on install), even where the environment says not to write it.
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
 def measure(argv: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS in MB of one process."""
     start = time.perf_counter()
-    run = subprocess.run([TIME, "-v", *argv], cwd=cwd, capture_output=True, text=True)
+    run = subprocess.run([TIME, "-v", *argv], cwd=cwd, env=ENV, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if run.returncode != 0:
         raise SystemExit(f"{' '.join(argv[1:])} failed:\n{run.stdout}{run.stderr}")
@@ -102,9 +105,9 @@ def prepare(scenario: str, command: str, other: str | None, root: Path, card: Pa
     if scenario in ("cold", "after"):
         forget(root)
     if scenario == "after":
-        subprocess.run(argv_of(other, root), capture_output=True)
+        subprocess.run(argv_of(other, root), env=ENV, capture_output=True)
     elif scenario in ("warm", "edit"):
-        subprocess.run(argv_of(command, root), capture_output=True)
+        subprocess.run(argv_of(command, root), env=ENV, capture_output=True)
     if scenario == "edit":
         edit(card, f"{command}-{run}")
 
@@ -119,6 +122,12 @@ def ankdown_argv(ankdown: str, root: Path, size: int) -> list[str]:
     """The same cards in ankdown's format, and the command that builds them."""
     cards = write_ankdown(root / "ankdown", size)
     return [ankdown, "-r", str(cards), "-p", str(root / "ankdown.apkg")]
+
+
+def compile_tool() -> None:
+    """Write the bytecode the commands run from (see ENV)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "deckbuild"), str(CLI)], env=ENV,
+                   check=True)
 
 
 def startup(runs: int) -> float:
@@ -165,6 +174,7 @@ def main() -> None:
         notes.append("`check` skipped: this build_deck has no check command.")
     if not args.ankdown:
         notes.append("No ankdown yardstick: ankdown is not installed (pip install ankdown).")
+    compile_tool()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="build-deck-bench-"))
     report = {"runs": args.runs, "startup_s": startup(args.runs), "notes": notes, "sizes": [],
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
