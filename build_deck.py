@@ -116,16 +116,15 @@ def check(
     format: str = typer.Option("text", "--format", help="text (path:line:col: CODE message) or json."),
 ) -> None:
     """Check every card, writing no package and no lock: build's errors, quality warnings, spelling."""
-    from deckbuild.lint import check_project, format_json, format_text
+    from deckbuild.lint import FORMATS, check_project
 
-    if format not in ("text", "json"):
-        print(f"unknown format '{format}' (known: text, json)", file=sys.stderr)
+    if format not in FORMATS:
+        print(f"unknown format '{format}' (known: {', '.join(FORMATS)})", file=sys.stderr)
         raise typer.Exit(2)
-    report = check_project(root)
+    report = check_project(root, output=(format, "" if _shown(root) == "." else f"{_shown(root)}/"))
     for code, reason in report.skipped.items():
         print(f"{code} skipped: {reason}", file=sys.stderr)
-    prefix = "" if _shown(root) == "." else f"{_shown(root)}/"
-    print((format_json if format == "json" else format_text)(report, prefix))
+    print(report.printed)
     raise typer.Exit(report.exit_code(strict))
 
 

@@ -53,8 +53,8 @@ class Project:
     built: list[BuiltNote | CheckedNote] = field(default_factory=list)
     reuse: Reuse | None = None
     # When nothing they depend on has changed since, what the last build
-    # said (BuildResult.summary) or the last check found (its warnings,
-    # skipped rules and card count); the project is then not loaded at all.
+    # said (BuildResult.summary) or the last check found (its warnings by
+    # column, skipped rules and card count); the project is then not loaded at all.
     remembered: tuple | None = None
 
 
@@ -158,7 +158,7 @@ def load_project(root: Path, note_types: dict[str, NoteType] = BUILTIN, cache: b
         outputs = [config.lock_path] if lint_settings else [config.lock_path, config.package_path]
         remembered = reuse.untouched(paths, stats, outputs)
         if remembered and not problems and not file_problems:
-            return Project(config, [], lock, namespace, remembered=remembered), []
+            return Project(config, [], lock, namespace, reuse=reuse, remembered=remembered), []
     if read_later:
         lock, namespace, lock_problems = _lock_and_namespace(config)
         problems += lock_problems

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, partial, reduce
 from operator import xor
 from pathlib import Path
@@ -68,31 +68,46 @@ class Limits:
     similarity: float = 0.75  # token Jaccard for W108
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Report:
-    problems: list[Problem]  # sorted: errors and warnings together, by place
+    """What a check found, and its text as asked for (check_project's
+    `output`). The problems are made when first asked for: a check with
+    nothing changed prints its last report's text, and a big deck's has
+    100,000 lines."""
+
+    make_problems: Callable[[], list[Problem]] = field(repr=False)
     cards: int
-    skipped: dict[str, str] = field(default_factory=dict)  # rule code -> why it did not run
+    skipped: dict[str, str]  # rule code -> why it did not run
+    errors: int
+    warnings: int
+    printed: str = ""
 
-    @cached_property  # asked for the summary and the exit code: a big deck's report is long
-    def errors(self) -> int:
-        return sum(p.is_error for p in self.problems)
+    @classmethod
+    def of(cls, problems: list[Problem], cards: int, skipped: dict[str, str]) -> Report:
+        errors = sum(p.is_error for p in problems)
+        return cls(lambda: problems, cards, skipped, errors, len(problems) - errors)
 
-    @property
-    def warnings(self) -> int:
-        return len(self.problems) - self.errors
+    @cached_property
+    def problems(self) -> list[Problem]:
+        """Sorted: errors and warnings together, by place."""
+        return self.make_problems()
+
+    def __eq__(self, other: object) -> bool:  # by what was found, however the problems were made
+        return isinstance(other, Report) and ((self.problems, self.cards, self.skipped, self.printed)
+                                              == (other.problems, other.cards, other.skipped, other.printed))
 
     def exit_code(self, strict: bool = False) -> int:
         return 1 if self.errors or (strict and self.warnings) else 0
 
 
-def check_project(root: Path, limits: Limits = Limits()) -> Report:
+def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str] = ("text", "")) -> Report:
     """Check a deck project, writing nothing but caches: what the last check
     found in a card file unchanged since is reused, and when nothing changed
     at all, its whole report. Each card's own rules run where it is
     compiled, mostly in the worker processes (card_findings); here, spelling
     is looked up once for all and the rules across cards run. No note is
-    made: what check needs of a card, and keeps, is a CheckedNote."""
+    made: what check needs of a card, and keeps, is a CheckedNote.
+    `output`: the format (FORMATS) and path prefix of `Report.printed`."""
     compiled: list[tuple[CheckedNote, Callable, str]] = []  # to spell
     tokens: set[str] = set()  # every card's (whitespace-separated): the words to spell are theirs
     questions = Questions()
@@ -106,9 +121,16 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
     project, problems = load_project(root, incremental=True, make_notes=True, on_card=on_card,
                                      lint_settings=partial(lint_settings, limits=limits),
                                      lint=partial(card_findings, limits=limits))
-    if project.remembered:
-        warnings, skipped, cards = project.remembered
-        return Report([Problem(*w) for w in warnings], cards, skipped)
+    if project.remembered:  # (its warnings by column: the fastest to read)
+        columns, skipped, cards = project.remembered
+        report = Report(lambda: [Problem(*values) for values in zip(*columns)], cards, skipped, 0,
+                        len(columns[0]) if columns else 0)
+        last = project.reuse.last
+        printed = last.printed(output)
+        if printed is None:
+            printed = FORMATS[output[0]](report, output[1])
+            last.keep_printed(output, printed)
+        return replace(report, printed=printed)
     config, reuse = project.config, project.reuse
     errors = [_as_error(p) for p in problems + render_project(project)[1]
               + lock_problems(project.built, project.lock)]
@@ -130,13 +152,16 @@ def check_project(root: Path, limits: Limits = Limits()) -> Report:
             questions.add(note.path, note.prompts)
         duplicates = duplicate_questions(questions, limits)
     warnings = sorted(deck_warnings(notes, config, duplicates), key=_place)
+    report = Report.of(sorted(errors + warnings, key=_place) if errors else warnings, len(notes), skipped)
+    report = replace(report, printed=FORMATS[output[0]](report, output[1]))
     if reuse and not errors:  # kept for the next check, with what its report depends on
-        reuse.next.summary = ([w.values() for w in warnings], skipped, len(notes))
+        reuse.next.summary = (tuple(zip(*(w.values() for w in warnings))), skipped, len(notes))
         reuse.next.with_notes = (prompts, [d.values() for d in duplicates])
         reuse.next.outputs = {str(config.lock_path): stat_of(config.lock_path)}
         reuse.keep(notes)
         reuse.next.save()
-    return Report(sorted(errors + warnings, key=_place) if errors else warnings, len(notes), skipped)
+        reuse.next.keep_printed(output, report.printed)
+    return report
 
 
 def lint_settings(config: DeckConfig, limits: Limits) -> str:
@@ -503,7 +528,7 @@ def format_text(report: Report, prefix: str = "") -> str:
 
 
 def summary(report: Report) -> str:
-    if not report.problems:
+    if not report.errors and not report.warnings:
         return f"All checks passed: {report.cards} cards."
     return (f"Found {report.errors} error(s) and {report.warnings} warning(s) in "
             f"{report.cards} cards.")
@@ -523,3 +548,6 @@ def format_json(report: Report, prefix: str = "") -> str:
             "message": p.message,
         } for p in report.problems],
     }, ensure_ascii=False, indent=2)
+
+
+FORMATS = {"text": format_text, "json": format_json}

@@ -9,7 +9,8 @@ if its text is the same (a `touch`, a git checkout) its note is reused all
 the same. When nothing changed, the notes are not read at all.
 `check` keeps a snapshot of its own (`last-check`, `last-check-notes`), of
 CheckedNotes: it makes no note, only what its errors need, and keeps what
-its rules found in each card, and its report as its summary.
+its rules found in each card, and its report as its summary (and, in
+`last-check-printed`, as it was last printed).
 
 Like git's index, a stat taken in the same instant as the file was written
 is not trusted: a coarse clock could let a second write keep the stat. Such
@@ -45,7 +46,8 @@ NAME = "last-build"
 NOTES = "last-build-notes"
 CHECK_NAME = "last-check"
 CHECK_NOTES = "last-check-notes"
-VERSION = 7
+CHECK_PRINTED = "last-check-printed"
+VERSION = 8
 BLOCK = 1 << 20  # the notes file is read in blocks of this
 RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
 # A file's size, mtime_ns, ctime_ns and inode, packed: a big deck's
@@ -137,6 +139,15 @@ class Snapshot:
         paths = {m.path for n in notes for m in n.media}
         self.media_stat = {str(p): trusted_stat(stat_of(p), self.taken) if p in media_changed
                            else self.media_stat.get(str(p)) for p in paths}
+
+    def printed(self, output: tuple[str, str]) -> str | None:
+        """check's report as printed with this snapshot, if in the same
+        `output` (format, path prefix): a big deck's is 100,000 lines."""
+        values = _read_signed(self.folder / CHECK_PRINTED, self.secret)
+        return values[4] if values and values[:4] == (VERSION, self.settings, self.taken, output) else None
+
+    def keep_printed(self, output: tuple[str, str], text: str) -> None:
+        _write_signed(self.folder / CHECK_PRINTED, self.secret, (VERSION, self.settings, self.taken, output, text))
 
     def save(self) -> None:
         """Written atomically, the notes first: the file of stats names the

@@ -199,6 +199,34 @@ def test_a_check_reuses_what_the_last_one_found_and_finds_the_same(tmp_path, tru
     assert any(p.code == "W107" and p.path == "cards/c.md" for p in again.problems)
 
 
+def test_a_check_with_nothing_changed_prints_its_last_report_unmade(tmp_path, trust_fresh_stats, monkeypatch):
+    """A big deck's report is 100,000 lines: with nothing changed, it is
+    printed as it was, in the format and from the place asked for, without
+    making its problems or formatting them again."""
+    root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
+    formatted = []
+    for name, format_report in lint.FORMATS.items():
+        monkeypatch.setitem(lint.FORMATS, name, lambda report, prefix, f=format_report, n=name:
+                            formatted.append(n) or f(report, prefix))
+    first = check_project(root)
+    assert formatted == ["text"] and first.printed.endswith("2 warning(s) in 4 cards.")
+
+    again = check_project(root)
+    assert formatted == ["text"] and "problems" not in again.__dict__
+    assert (again.printed, again.warnings, again.errors) == (first.printed, first.warnings, 0)
+    assert again == first  # its problems, made when asked for, are the same
+
+    as_json = check_project(root, output=("json", "deck/"))
+    assert formatted == ["text", "json"]
+    assert as_json.printed == lint.format_json(first, "deck/")
+    assert check_project(root, output=("json", "deck/")).printed == as_json.printed
+    assert formatted == ["text", "json"]
+
+    (root / CACHE_DIR / snapshot.CHECK_PRINTED).write_bytes(b"forged")  # damaged, or not the user's
+    assert check_project(root, output=("json", "deck/")).printed == as_json.printed
+    assert formatted == ["text", "json", "json"]
+
+
 def test_a_check_never_leaves_build_thinking_it_has_nothing_to_do(project, tmp_path):
     """check keeps a snapshot of its own and never touches the build's: the
     next build still sees the edit, and writes it."""
