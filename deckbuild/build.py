@@ -53,8 +53,8 @@ class Project:
     built: list[BuiltNote | CheckedNote] = field(default_factory=list)
     reuse: Reuse | None = None
     # When nothing they depend on has changed since, what the last build
-    # said (BuildResult.summary) or the last check found (its warnings by
-    # column, skipped rules and card count); the project is then not loaded at all.
+    # said (BuildResult.summary) or the last check found (its warnings,
+    # packed, skipped rules and counts); the project is then not loaded at all.
     remembered: tuple | None = None
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import re
+import zlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial, reduce
 from operator import xor
@@ -121,10 +123,9 @@ def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str]
     project, problems = load_project(root, incremental=True, make_notes=True, on_card=on_card,
                                      lint_settings=partial(lint_settings, limits=limits),
                                      lint=partial(card_findings, limits=limits))
-    if project.remembered:  # (its warnings by column: the fastest to read)
-        columns, skipped, cards = project.remembered
-        report = Report(lambda: [Problem(*values) for values in zip(*columns)], cards, skipped, 0,
-                        len(columns[0]) if columns else 0)
+    if project.remembered:
+        packed, skipped, cards, warnings = project.remembered
+        report = Report(partial(_unpacked, packed), cards, skipped, 0, warnings)
         last = project.reuse.last
         printed = last.printed(output)
         if printed is None:
@@ -155,13 +156,23 @@ def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str]
     report = Report.of(sorted(errors + warnings, key=_place) if errors else warnings, len(notes), skipped)
     report = replace(report, printed=FORMATS[output[0]](report, output[1]))
     if reuse and not errors:  # kept for the next check, with what its report depends on
-        reuse.next.summary = (tuple(zip(*(w.values() for w in warnings))), skipped, len(notes))
+        reuse.next.summary = (_packed(warnings), skipped, len(notes), len(warnings))
         reuse.next.with_notes = (prompts, [d.values() for d in duplicates])
         reuse.next.outputs = {str(config.lock_path): stat_of(config.lock_path)}
         reuse.keep(notes)
         reuse.next.save()
         reuse.next.keep_printed(output, report.printed)
     return report
+
+
+def _packed(problems: list[Problem]) -> bytes:
+    """Problems kept, for when they are asked for again: the snapshot is read
+    (and its signature checked) by every check, and a big deck has 100,000."""
+    return zlib.compress(marshal.dumps(tuple(zip(*(p.values() for p in problems)))), 1)
+
+
+def _unpacked(packed: bytes) -> list[Problem]:
+    return [Problem(*values) for values in zip(*marshal.loads(zlib.decompress(packed)))]
 
 
 def lint_settings(config: DeckConfig, limits: Limits) -> str:
