@@ -14,10 +14,11 @@ commands take turns, run by run):
     after   cold, but the other command (check for build, build for
             check) has just run: an author's usual order either way
 
-If ankdown (the fastest peer: `pip install ankdown`) is on PATH, or named
-with --ankdown, the same cards in its format are built with it too, as a
-yardstick for the cold build, in the same run on the same machine. It
-always builds everything, so it has only a cold figure.
+Two yardsticks run in the cold scenario, taking turns with the commands:
+the floor (floor.py: read the cards, escape them, SQLite, deflate; the least
+work any build must do), and, if ankdown (the fastest peer: `pip install
+ankdown`) is on PATH or named with --ankdown, the same cards in its format
+built with it. Both always build everything, so they have only a cold figure.
 
 Prints a Markdown table and writes the figures as JSON (--json). Not part of
 the test suite: speed is measured here, never asserted in tests.
@@ -42,6 +43,7 @@ from synthetic import edit, write_ankdown, write_deck
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / "build_deck.py"
+FLOOR = Path(__file__).with_name("floor.py")
 TIME = "/usr/bin/time"
 SCENARIOS = ("cold", "warm", "edit", "after")
 STATE = ("build-deck.lock", ".build-deck-cache", "dist")  # what a cold run starts without
@@ -76,9 +78,9 @@ def forget(root: Path) -> None:
 
 
 def bench_commands(commands: list[str], root: Path, cards: list[Path], runs: int,
-                   ankdown: list[str] | None) -> dict[str, dict]:
+                   yardsticks: dict[str, list[str]]) -> dict[str, dict]:
     """Each scenario's runs, the commands taking turns within each run (and
-    ankdown's in the cold one): this machine's speed drifts over minutes,
+    the yardsticks' in the cold one): this machine's speed drifts over minutes,
     and a comparison between the commands must not drift with it."""
     samples: dict[str, dict[str, list]] = {command: {} for command in commands}
     for scenario in SCENARIOS:
@@ -89,8 +91,8 @@ def bench_commands(commands: list[str], root: Path, cards: list[Path], runs: int
                     continue
                 prepare(scenario, command, other, root, cards[len(cards) // 2], run)
                 samples[command].setdefault(scenario, []).append(measure(argv_of(command, root), root))
-            if scenario == "cold" and ankdown:
-                samples.setdefault("ankdown (peer)", {}).setdefault("cold", []).append(measure(ankdown, root))
+            for name, argv in yardsticks.items() if scenario == "cold" else ():
+                samples.setdefault(name, {}).setdefault("cold", []).append(measure(argv, root))
     return {command: {scenario: summary(found) for scenario, found in scenarios.items()}
             for command, scenarios in samples.items()}
 
@@ -144,12 +146,31 @@ def table(report: dict) -> str:
                      for s in (scenarios.get(name) for name in SCENARIOS)]
             lines.append(f"| {size['cards']:,} | {command} | " + " | ".join(cells) + " |")
     lines.append("")
+    lines += ratios(report)
     lines.append(f"`build_deck.py --help`: {report['startup_s']:.2f} s. "
                  f"Median of {report['runs']} runs, {report['machine']['cpus']} CPUs, "
                  f"Python {report['machine']['python']}.")
     for note in report["notes"]:
         lines.append(f"{note}")
     return "\n".join(lines)
+
+
+def ratios(report: dict) -> list[str]:
+    """The comparisons the performance targets are stated in, per size."""
+    lines = []
+    for size in report["sizes"]:
+        wall = {(command, scenario): figures["wall_s"] for command, scenarios in size["commands"].items()
+                for scenario, figures in scenarios.items() if figures}
+        found = []
+        if ("build", "edit") in wall and ("floor", "cold") in wall:
+            found.append(f"build, one card edited / floor: {wall['build', 'edit'] / wall['floor', 'cold']:.2f}")
+        if ("build", "cold") in wall and ("ankdown (peer)", "cold") in wall:
+            found.append(f"cold build / ankdown: {wall['build', 'cold'] / wall['ankdown (peer)', 'cold']:.2f}")
+        found += [f"check / build, {scenario}: {wall['check', scenario] / wall['build', scenario]:.2f}"
+                  for scenario in SCENARIOS if ("check", scenario) in wall and ("build", scenario) in wall]
+        if found:
+            lines.append(f"{size['cards']:,} cards: " + "; ".join(found) + ".")
+    return lines + [""] if lines else lines
 
 
 def main() -> None:
@@ -183,8 +204,10 @@ def main() -> None:
             root = work / f"deck-{size}"
             shutil.rmtree(root, ignore_errors=True)
             cards = write_deck(root, size)
-            ankdown = ankdown_argv(args.ankdown, root, size) if args.ankdown else None
-            results = bench_commands(commands, root, cards, args.runs, ankdown)
+            yardsticks = {"floor": [sys.executable, str(FLOOR), str(root), str(root / "floor.apkg")]}
+            if args.ankdown:
+                yardsticks["ankdown (peer)"] = ankdown_argv(args.ankdown, root, size)
+            results = bench_commands(commands, root, cards, args.runs, yardsticks)
             report["sizes"].append({"cards": size, "commands": results})
             print(f"{size:,} cards done", file=sys.stderr)
     finally:
