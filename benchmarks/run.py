@@ -103,13 +103,14 @@ def argv_of(command: str, root: Path) -> list[str]:
 
 def prepare(scenario: str, command: str, other: str | None, root: Path, card: Path, run: int) -> None:
     """Leave `root` as the scenario starts: warm and edit after a run of the
-    same command (untimed), since the other command may have run last."""
+    same command (untimed, from the same folder as the timed one: check
+    keeps its report as printed there), since the other command may have run last."""
     if scenario in ("cold", "after"):
         forget(root)
     if scenario == "after":
-        subprocess.run(argv_of(other, root), env=ENV, capture_output=True)
+        subprocess.run(argv_of(other, root), cwd=root, env=ENV, capture_output=True)
     elif scenario in ("warm", "edit"):
-        subprocess.run(argv_of(command, root), env=ENV, capture_output=True)
+        subprocess.run(argv_of(command, root), cwd=root, env=ENV, capture_output=True)
     if scenario == "edit":
         edit(card, f"{command}-{run}")
 
