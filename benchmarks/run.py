@@ -14,11 +14,12 @@ commands take turns, run by run):
     after   cold, but the other command (check for build, build for
             check) has just run: an author's usual order either way
 
-Two yardsticks run in the cold scenario, taking turns with the commands:
-the floor (floor.py: read the cards, escape them, SQLite, deflate; the least
+Two yardsticks build the same cards, taking turns with the commands: the
+floor (floor.py: read the cards, escape them, SQLite, deflate; the least
 work any build must do), and, if ankdown (the fastest peer: `pip install
-ankdown`) is on PATH or named with --ankdown, the same cards in its format
-built with it. Both always build everything, so they have only a cold figure.
+ankdown`) is on PATH or named with --ankdown, the same cards in its format.
+Both always build everything: they run in the cold scenario, and the floor
+also beside the one-card edits, which its target compares it with.
 
 Prints a Markdown table and writes the figures as JSON (--json). Not part of
 the test suite: speed is measured here, never asserted in tests.
@@ -78,10 +79,10 @@ def forget(root: Path) -> None:
 
 
 def bench_commands(commands: list[str], root: Path, cards: list[Path], runs: int,
-                   yardsticks: dict[str, list[str]]) -> dict[str, dict]:
+                   yardsticks: dict[str, tuple[list[str], tuple[str, ...]]]) -> dict[str, dict]:
     """Each scenario's runs, the commands taking turns within each run (and
-    the yardsticks' in the cold one): this machine's speed drifts over minutes,
-    and a comparison between the commands must not drift with it."""
+    the yardsticks, name -> (command, its scenarios)): this machine's speed
+    drifts over minutes, and a comparison must not drift with it."""
     samples: dict[str, dict[str, list]] = {command: {} for command in commands}
     for scenario in SCENARIOS:
         for run in range(runs):
@@ -91,8 +92,9 @@ def bench_commands(commands: list[str], root: Path, cards: list[Path], runs: int
                     continue
                 prepare(scenario, command, other, root, cards[len(cards) // 2], run)
                 samples[command].setdefault(scenario, []).append(measure(argv_of(command, root), root))
-            for name, argv in yardsticks.items() if scenario == "cold" else ():
-                samples.setdefault(name, {}).setdefault("cold", []).append(measure(argv, root))
+            for name, (argv, scenarios) in yardsticks.items():
+                if scenario in scenarios:
+                    samples.setdefault(name, {}).setdefault(scenario, []).append(measure(argv, root))
     return {command: {scenario: summary(found) for scenario, found in scenarios.items()}
             for command, scenarios in samples.items()}
 
@@ -163,8 +165,8 @@ def ratios(report: dict) -> list[str]:
         wall = {(command, scenario): figures["wall_s"] for command, scenarios in size["commands"].items()
                 for scenario, figures in scenarios.items() if figures}
         found = []
-        if ("build", "edit") in wall and ("floor", "cold") in wall:
-            found.append(f"build, one card edited / floor: {wall['build', 'edit'] / wall['floor', 'cold']:.2f}")
+        if ("build", "edit") in wall and ("floor", "edit") in wall:  # the floor beside the edits
+            found.append(f"build, one card edited / floor: {wall['build', 'edit'] / wall['floor', 'edit']:.2f}")
         if ("build", "cold") in wall and ("ankdown (peer)", "cold") in wall:
             found.append(f"cold build / ankdown: {wall['build', 'cold'] / wall['ankdown (peer)', 'cold']:.2f}")
         found += [f"check / build, {scenario}: {wall['check', scenario] / wall['build', scenario]:.2f}"
@@ -205,9 +207,10 @@ def main() -> None:
             root = work / f"deck-{size}"
             shutil.rmtree(root, ignore_errors=True)
             cards = write_deck(root, size)
-            yardsticks = {"floor": [sys.executable, str(FLOOR), str(root), str(root / "floor.apkg")]}
+            yardsticks = {"floor": ([sys.executable, str(FLOOR), str(root), str(root / "floor.apkg")],
+                                    ("cold", "edit"))}
             if args.ankdown:
-                yardsticks["ankdown (peer)"] = ankdown_argv(args.ankdown, root, size)
+                yardsticks["ankdown (peer)"] = (ankdown_argv(args.ankdown, root, size), ("cold",))
             results = bench_commands(commands, root, cards, args.runs, yardsticks)
             report["sizes"].append({"cards": size, "commands": results})
             print(f"{size:,} cards done", file=sys.stderr)
