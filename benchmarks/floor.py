@@ -5,10 +5,11 @@
 
 Reads every card file under DECK/cards, turns each section into HTML with
 the cheapest "renderer" there is (escaped, in a paragraph: cheaper than any
-Markdown renderer), writes the notes into a SQLite file shaped like Anki's
-and deflates it into OUT. The performance issue sets the one-card edit loop
-a target of twice this, measured by run.py in the same run on the same
-machine. Standard library only; nothing here is used by build_deck.
+Markdown renderer), writes them into a SQLite notes table as Anki's
+collection holds them (fields joined by \x1f) and deflates it into OUT.
+The performance issue sets the one-card edit loop a target of twice this,
+measured by run.py in the same run on the same machine. Standard
+library only; nothing here is used by build_deck.
 """
 
 from __future__ import annotations
