@@ -206,10 +206,8 @@ def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType],
     keys = CardKeys(secret, note_types, config.trusted_html)
     settings = repr((keys.fingerprint, code_digest(__name__), version_file("genanki", "version.py"), config,
                      namespace))
-    if lint_settings:
-        return Reuse(partial(load_snapshot, config.root / CACHE_DIR, secret, settings + lint_settings,
-                             note_types, CHECKED), keys)
-    return Reuse(partial(load_snapshot, config.root / CACHE_DIR, secret, settings, note_types, BUILT), keys)
+    kind, settings = (CHECKED, settings + lint_settings) if lint_settings else (BUILT, settings)
+    return Reuse(partial(load_snapshot, config.root / CACHE_DIR, secret, settings, note_types, kind), keys)
 
 
 def _lock_and_namespace(config: DeckConfig) -> tuple[Lock, str, list[Problem]]:

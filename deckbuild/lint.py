@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 from .build import load_project, lock_problems, render_project
 from .cache import code_digest
-from .snapshot import CheckedNote, stat_of
+from .snapshot import CheckedNote, Snapshot, stat_of
 from .cards import Card
 from .config import DeckConfig
 from .notetypes import CLOZE
@@ -125,13 +125,9 @@ def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str]
                                      lint=partial(card_findings, limits=limits))
     if project.remembered:
         packed, skipped, cards, warnings = project.remembered
-        report = Report(partial(_unpacked, packed), cards, skipped, 0, warnings)
         last = project.reuse.last
-        printed = last.printed(output)
-        if printed is None:
-            printed = FORMATS[output[0]](report, output[1])
-            last.keep_printed(output, printed)
-        return replace(report, printed=printed)
+        return _printed(Report(partial(_unpacked, packed), cards, skipped, 0, warnings), output, last,
+                        last.printed(output))
     config, reuse = project.config, project.reuse
     errors = [_as_error(p) for p in problems + render_project(project)[1]
               + lock_problems(project.built, project.lock)]
@@ -154,15 +150,26 @@ def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str]
         duplicates = duplicate_questions(questions, limits)
     warnings = sorted(deck_warnings(notes, config, duplicates), key=_place)
     report = Report.of(sorted(errors + warnings, key=_place) if errors else warnings, len(notes), skipped)
-    report = replace(report, printed=FORMATS[output[0]](report, output[1]))
-    if reuse and not errors:  # kept for the next check, with what its report depends on
-        reuse.next.summary = (_packed(warnings), skipped, len(notes), len(warnings))
-        reuse.next.with_notes = (prompts, [d.values() for d in duplicates])
-        reuse.next.outputs = {str(config.lock_path): stat_of(config.lock_path)}
-        reuse.keep(notes)
-        reuse.next.save()
-        reuse.next.keep_printed(output, report.printed)
-    return report
+    if not reuse or errors:
+        return _printed(report, output)
+    # Kept for the next check, with what its report depends on.
+    reuse.next.summary = (_packed(warnings), skipped, len(notes), len(warnings))
+    reuse.next.with_notes = (prompts, [d.values() for d in duplicates])
+    reuse.next.outputs = {str(config.lock_path): stat_of(config.lock_path)}
+    reuse.keep(notes)
+    reuse.next.save()
+    return _printed(report, output, reuse.next)
+
+
+def _printed(report: Report, output: tuple[str, str], snapshot: Snapshot | None = None,
+             known: str | None = None) -> Report:
+    """The report with its text in `output` (format, path prefix): `known`,
+    as printed before, or formatted now and kept with `snapshot`."""
+    if known is None:
+        known = FORMATS[output[0]](report, output[1])
+        if snapshot:
+            snapshot.keep_printed(output, known)
+    return replace(report, printed=known)
 
 
 def _packed(problems: list[Problem]) -> bytes:
