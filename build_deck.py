@@ -124,7 +124,9 @@ def check(
     report = check_project(root, output=(format, "" if _shown(root) == "." else f"{_shown(root)}/"))
     for code, reason in report.skipped.items():
         print(f"{code} skipped: {reason}", file=sys.stderr)
-    print(report.printed)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(report.printed)  # as kept: not decoded and encoded again
+    sys.stdout.buffer.write(b"\n")
     raise typer.Exit(report.exit_code(strict))
 
 

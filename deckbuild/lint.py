@@ -82,7 +82,7 @@ class Report:
     skipped: dict[str, str]  # rule code -> why it did not run
     errors: int
     warnings: int
-    printed: str = ""
+    printed: bytes = b""  # UTF-8: a big deck's is 20 MB, printed again unread
 
     @classmethod
     def of(cls, problems: list[Problem], cards: int, skipped: dict[str, str]) -> Report:
@@ -162,11 +162,11 @@ def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str]
 
 
 def _printed(report: Report, output: tuple[str, str], snapshot: Snapshot | None = None,
-             known: str | None = None) -> Report:
+             known: bytes | None = None) -> Report:
     """The report with its text in `output` (format, path prefix): `known`,
     as printed before, or formatted now and kept with `snapshot`."""
     if known is None:
-        known = FORMATS[output[0]](report, output[1])
+        known = FORMATS[output[0]](report, output[1]).encode()
         if snapshot:
             snapshot.keep_printed(output, known)
     return replace(report, printed=known)

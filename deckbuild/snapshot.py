@@ -10,7 +10,9 @@ the same. When nothing changed, the notes are not read at all.
 `check` keeps a snapshot of its own (`last-check`, `last-check-notes`), of
 CheckedNotes: it makes no note, only what its errors need, and keeps what
 its rules found in each card, and its report as its summary (and, in
-`last-check-printed`, as it was last printed).
+`last-check-printed`, as it was last printed: trusted by its stat, kept in
+the signed `last-check-printed-as`, as card files are, so a big deck's 20 MB
+are printed again unread).
 
 Like git's index, a stat taken in the same instant as the file was written
 is not trusted: a coarse clock could let a second write keep the stat. Such
@@ -47,6 +49,7 @@ NOTES = "last-build-notes"
 CHECK_NAME = "last-check"
 CHECK_NOTES = "last-check-notes"
 CHECK_PRINTED = "last-check-printed"
+CHECK_PRINTED_AS = "last-check-printed-as"  # in which output, for which snapshot; its stat
 VERSION = 8
 BLOCK = 1 << 20  # the notes file is read in blocks of this
 RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
@@ -98,9 +101,12 @@ class CheckedNote:
 
 def stat_of(path: str | Path) -> Stat | None:
     try:
-        info = os.stat(path)
+        return _packed_stat(os.stat(path))
     except (OSError, ValueError):
         return None
+
+
+def _packed_stat(info: os.stat_result) -> Stat:
     return STAT.pack(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
@@ -140,14 +146,24 @@ class Snapshot:
         self.media_stat = {str(p): trusted_stat(stat_of(p), self.taken) if p in media_changed
                            else self.media_stat.get(str(p)) for p in paths}
 
-    def printed(self, output: tuple[str, str]) -> str | None:
+    def printed(self, output: tuple[str, str]) -> bytes | None:
         """check's report as printed with this snapshot, if in the same
-        `output` (format, path prefix): a big deck's is 100,000 lines."""
-        values = _read_signed(self.folder / CHECK_PRINTED, self.secret)
-        return values[4] if values and values[:4] == (VERSION, self.settings, self.taken, output) else None
+        `output` (format, path prefix). A big deck's is 100,000 lines, so it
+        is neither signed nor decoded: the signed record holds its stat."""
+        values = _read_signed(self.folder / CHECK_PRINTED_AS, self.secret)
+        if not values or values[:4] != (VERSION, self.settings, self.taken, output):
+            return None
+        try:
+            with (self.folder / CHECK_PRINTED).open("rb") as kept:  # the stat of what is read
+                return kept.read() if _packed_stat(os.fstat(kept.fileno())) == values[4] else None
+        except OSError:
+            return None
 
-    def keep_printed(self, output: tuple[str, str], text: str) -> None:
-        _write_signed(self.folder / CHECK_PRINTED, self.secret, (VERSION, self.settings, self.taken, output, text))
+    def keep_printed(self, output: tuple[str, str], text: bytes) -> None:
+        path = self.folder / CHECK_PRINTED
+        _write_atomic(path, text)
+        _write_signed(self.folder / CHECK_PRINTED_AS, self.secret,
+                      (VERSION, self.settings, self.taken, output, stat_of(path)))
 
     def save(self) -> None:
         """Written atomically, the notes first: the file of stats names the
@@ -411,13 +427,18 @@ def _read_records(path: Path, secret: bytes) -> Iterator[tuple]:
 
 
 def _write_signed(path: Path, secret: bytes, values: tuple) -> None:
-    """Atomically; a file that can't be written is no file (a cache)."""
     body = marshal.dumps(values)
+    _write_atomic(path, _sign(secret, body), body)
+
+
+def _write_atomic(path: Path, *parts: bytes) -> None:
+    """Written one part after another, not joined (a big deck's snapshot is
+    50 MB); a file that can't be written is no file (a cache)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("wb") as out:  # two writes, not one joined copy: a big deck's is 50 MB
-            out.write(_sign(secret, body))
-            out.write(body)
+        with tmp.open("wb") as out:
+            for part in parts:
+                out.write(part)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

@@ -202,14 +202,15 @@ def test_a_check_reuses_what_the_last_one_found_and_finds_the_same(tmp_path, tru
 def test_a_check_with_nothing_changed_prints_its_last_report_unmade(tmp_path, trust_fresh_stats, monkeypatch):
     """A big deck's report is 100,000 lines: with nothing changed, it is
     printed as it was, in the format and from the place asked for, without
-    making its problems or formatting them again."""
+    making its problems or formatting them again. What it reads is trusted
+    by its stat, kept signed, as card files are."""
     root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
     formatted = []
     for name, format_report in lint.FORMATS.items():
         monkeypatch.setitem(lint.FORMATS, name, lambda report, prefix, f=format_report, n=name:
                             formatted.append(n) or f(report, prefix))
     first = check_project(root)
-    assert formatted == ["text"] and first.printed.endswith("2 warning(s) in 4 cards.")
+    assert formatted == ["text"] and first.printed.endswith("2 warning(s) in 4 cards.".encode())
 
     again = check_project(root)
     assert formatted == ["text"] and "problems" not in again.__dict__
@@ -218,13 +219,21 @@ def test_a_check_with_nothing_changed_prints_its_last_report_unmade(tmp_path, tr
 
     as_json = check_project(root, output=("json", "deck/"))
     assert formatted == ["text", "json"]
-    assert as_json.printed == lint.format_json(first, "deck/")
+    assert as_json.printed == lint.format_json(first, "deck/").encode()
     assert check_project(root, output=("json", "deck/")).printed == as_json.printed
     assert formatted == ["text", "json"]
 
-    (root / CACHE_DIR / snapshot.CHECK_PRINTED).write_bytes(b"forged")  # damaged, or not the user's
+    kept = root / CACHE_DIR / snapshot.CHECK_PRINTED
+    forged = kept.with_name("forged")  # damaged, or not the user's (a copy, a checkout): same size
+    forged.write_bytes(as_json.printed.replace(b"W10", b"W99"))
+    forged.replace(kept)
     assert check_project(root, output=("json", "deck/")).printed == as_json.printed
     assert formatted == ["text", "json", "json"]
+    signed = root / CACHE_DIR / snapshot.CHECK_PRINTED_AS
+    data = signed.read_bytes()
+    signed.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # a stat forged: the signature fails
+    assert check_project(root, output=("json", "deck/")).printed == as_json.printed
+    assert formatted == ["text", "json", "json", "json"]
 
 
 def test_a_check_never_leaves_build_thinking_it_has_nothing_to_do(project, tmp_path):
