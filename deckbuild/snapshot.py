@@ -10,9 +10,9 @@ the same. When nothing changed, the notes are not read at all.
 `check` keeps a snapshot of its own (`last-check`, `last-check-notes`), of
 CheckedNotes: it makes no note, only what its errors need, and keeps what
 its rules found in each card, and its report as its summary (and, in
-`last-check-printed`, as it was last printed: trusted by its stat, kept in
-the signed `last-check-printed-as`, as card files are, so a big deck's 20 MB
-are printed again unread).
+`last-check-printed`, as it was last printed: trusted by its stat and a
+random mark, kept in the signed `last-check-printed-as`, so a big deck's
+20 MB are printed again unread).
 
 Like git's index, a stat taken in the same instant as the file was written
 is not trusted: a coarse clock could let a second write keep the stat. Such
@@ -49,7 +49,8 @@ NOTES = "last-build-notes"
 CHECK_NAME = "last-check"
 CHECK_NOTES = "last-check-notes"
 CHECK_PRINTED = "last-check-printed"
-CHECK_PRINTED_AS = "last-check-printed-as"  # in which output, for which snapshot; its stat
+CHECK_PRINTED_AS = "last-check-printed-as"  # in which output, for which snapshot; its stat and mark
+MARK_SIZE = 16  # the printed report's first bytes: tell it from another check's
 VERSION = 8
 BLOCK = 1 << 20  # the notes file is read in blocks of this
 RACY_NS = 2_000_000_000  # FAT and some network file systems keep mtimes to 2 s
@@ -149,21 +150,26 @@ class Snapshot:
     def printed(self, output: tuple[str, str]) -> bytes | None:
         """check's report as printed with this snapshot, if in the same
         `output` (format, path prefix). A big deck's is 100,000 lines, so it
-        is neither signed nor decoded: the signed record holds its stat."""
+        is neither signed nor decoded: the signed record holds its stat, and
+        the mark it starts with (another check's, run at the same time, has
+        its own)."""
         values = _read_signed(self.folder / CHECK_PRINTED_AS, self.secret)
         if not values or values[:4] != (VERSION, self.settings, self.taken, output):
             return None
+        mark, stat = values[4:]
         try:
             with (self.folder / CHECK_PRINTED).open("rb") as kept:  # the stat of what is read
-                return kept.read() if _packed_stat(os.fstat(kept.fileno())) == values[4] else None
+                if _packed_stat(os.fstat(kept.fileno())) != stat or kept.read(MARK_SIZE) != mark:
+                    return None
+                return kept.read()
         except OSError:
             return None
 
     def keep_printed(self, output: tuple[str, str], text: bytes) -> None:
-        path = self.folder / CHECK_PRINTED
-        _write_atomic(path, text)
-        _write_signed(self.folder / CHECK_PRINTED_AS, self.secret,
-                      (VERSION, self.settings, self.taken, output, stat_of(path)))
+        path, mark = self.folder / CHECK_PRINTED, os.urandom(MARK_SIZE)
+        if _write_atomic(path, mark, text):
+            _write_signed(self.folder / CHECK_PRINTED_AS, self.secret,
+                          (VERSION, self.settings, self.taken, output, mark, stat_of(path)))
 
     def save(self) -> None:
         """Written atomically, the notes first: the file of stats names the
@@ -431,17 +437,19 @@ def _write_signed(path: Path, secret: bytes, values: tuple) -> None:
     _write_atomic(path, _sign(secret, body), body)
 
 
-def _write_atomic(path: Path, *parts: bytes) -> None:
+def _write_atomic(path: Path, *parts: bytes) -> bool:
     """Written one part after another, not joined (a big deck's snapshot is
-    50 MB); a file that can't be written is no file (a cache)."""
+    50 MB); a file that can't be written is no file (a cache): False."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("wb") as out:
             for part in parts:
                 out.write(part)
         os.replace(tmp, path)
+        return True
     except OSError:
         tmp.unlink(missing_ok=True)
+        return False
 
 
 def _read_signed(path: Path, secret: bytes) -> tuple | None:

@@ -236,6 +236,28 @@ def test_a_check_with_nothing_changed_prints_its_last_report_unmade(tmp_path, tr
     assert formatted == ["text", "json", "json", "json"]
 
 
+def test_a_report_another_check_printed_meanwhile_is_not_taken(tmp_path, trust_fresh_stats, monkeypatch):
+    """Two checks at once (an editor's, in JSON, and the user's): each keeps
+    its report as printed, then the stat of what it kept, which may by then
+    be the other's. Its mark tells them apart."""
+    root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
+    first = check_project(root)
+    others = lint.format_text(first, "elsewhere/").encode()
+    write_atomic = snapshot._write_atomic
+
+    def the_other_check_in_between(path, *parts):
+        written = write_atomic(path, *parts)
+        if path.name == snapshot.CHECK_PRINTED:
+            write_atomic(path, os.urandom(snapshot.MARK_SIZE), others)
+        return written
+
+    with monkeypatch.context() as racing:
+        racing.setattr(snapshot, "_write_atomic", the_other_check_in_between)
+        assert check_project(root, output=("json", "deck/")).printed == lint.format_json(first, "deck/").encode()
+    assert (root / CACHE_DIR / snapshot.CHECK_PRINTED).read_bytes().endswith(others)
+    assert check_project(root, output=("json", "deck/")).printed == lint.format_json(first, "deck/").encode()
+
+
 def test_a_check_never_leaves_build_thinking_it_has_nothing_to_do(project, tmp_path):
     """check keeps a snapshot of its own and never touches the build's: the
     next build still sees the edit, and writes it."""
