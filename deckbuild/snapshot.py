@@ -158,7 +158,8 @@ class Snapshot:
             return None
         mark, stat = values[4:]
         try:
-            with (self.folder / CHECK_PRINTED).open("rb") as kept:  # the stat of what is read
+            # Unbuffered: the rest is then read into one buffer of its size, not joined to a first block.
+            with (self.folder / CHECK_PRINTED).open("rb", buffering=0) as kept:  # the stat of what is read
                 if _packed_stat(os.fstat(kept.fileno())) != stat or kept.read(MARK_SIZE) != mark:
                     return None
                 return kept.read()
