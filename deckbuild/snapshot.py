@@ -154,7 +154,7 @@ class Snapshot:
         the mark it starts with (another check's, run at the same time, has
         its own)."""
         values = _read_signed(self.folder / CHECK_PRINTED_AS, self.secret)
-        if not values or values[:4] != (VERSION, self.settings, self.taken, output):
+        if not values or len(values) != 6 or values[:4] != (VERSION, self.settings, self.taken, output):
             return None
         mark, stat = values[4:]
         try:

@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURE_CARDS, PNG, REPO, card_text, write_project
 from deckbuild import build as build_module, lint, snapshot
 from deckbuild.build import NoteMaker, build
-from deckbuild.cache import CACHE_DIR
+from deckbuild.cache import CACHE_DIR, user_secret
 from deckbuild.lint import check_project
 from deckbuild.problems import ProjectError
 
@@ -234,6 +234,10 @@ def test_a_check_with_nothing_changed_prints_its_last_report_unmade(tmp_path, tr
     signed.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # a stat forged: the signature fails
     assert check_project(root, output=("json", "deck/")).printed == as_json.printed
     assert formatted == ["text", "json", "json", "json"]
+    record = snapshot._read_signed(signed, user_secret())
+    snapshot._write_signed(signed, user_secret(), record[:4] + record[5:])  # the shape without a mark
+    assert check_project(root, output=("json", "deck/")).printed == as_json.printed
+    assert formatted == ["text", "json", "json", "json", "json"]
 
 
 def test_a_report_another_check_printed_meanwhile_is_not_taken(tmp_path, trust_fresh_stats, monkeypatch):
