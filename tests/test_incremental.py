@@ -203,7 +203,7 @@ def test_a_check_with_nothing_changed_prints_its_last_report_unmade(tmp_path, tr
     """A big deck's report is 100,000 lines: with nothing changed, it is
     printed as it was, in the format and from the place asked for, without
     making its problems or formatting them again. What it reads is trusted
-    by its stat, kept signed, as card files are."""
+    by its stat and mark, kept signed."""
     root = write_project(tmp_path / "deck", LINTED, config='name = "Test deck"\nnamespace = "test-deck"\n')
     formatted = []
     for name, format_report in lint.FORMATS.items():
@@ -224,8 +224,8 @@ def test_a_check_with_nothing_changed_prints_its_last_report_unmade(tmp_path, tr
     assert formatted == ["text", "json"]
 
     kept = root / CACHE_DIR / snapshot.CHECK_PRINTED
-    forged = kept.with_name("forged")  # damaged, or not the user's (a copy, a checkout): same size
-    forged.write_bytes(as_json.printed.replace(b"W10", b"W99"))
+    forged = kept.with_name("forged")  # damaged, or not the user's (a copy, a checkout): same size and mark
+    forged.write_bytes(kept.read_bytes().replace(b"W10", b"W99"))
     forged.replace(kept)
     assert check_project(root, output=("json", "deck/")).printed == as_json.printed
     assert formatted == ["text", "json", "json"]
