@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 from itertools import chain
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from .cache import CardKeys
 from .files import CardFile, CardPath
@@ -153,10 +153,13 @@ class Snapshot:
         is neither signed nor decoded: the signed record holds its stat, and
         the mark it starts with (another check's, run at the same time, has
         its own)."""
-        values = _read_signed(self.folder / CHECK_PRINTED_AS, self.secret)
-        if not values or len(values) != 6 or values[:4] != (VERSION, self.settings, self.taken, output):
+        try:
+            version, settings, taken, printed_for, mark, stat = _read_signed(self.folder / CHECK_PRINTED_AS,
+                                                                             self.secret) or ()
+        except ValueError:  # none, or another shape
             return None
-        mark, stat = values[4:]
+        if (version, settings, taken, printed_for) != (VERSION, self.settings, self.taken, output):
+            return None
         try:
             # Unbuffered: the rest is then read into one buffer of its size, not joined to a first block.
             with (self.folder / CHECK_PRINTED).open("rb", buffering=0) as kept:  # the stat of what is read
@@ -168,7 +171,7 @@ class Snapshot:
 
     def keep_printed(self, output: tuple[str, str], text: bytes) -> None:
         path, mark = self.folder / CHECK_PRINTED, os.urandom(MARK_SIZE)
-        if _write_atomic(path, mark, text):
+        if _write_atomic(path, lambda out: out.writelines((mark, text))):
             _write_signed(self.folder / CHECK_PRINTED_AS, self.secret,
                           (VERSION, self.settings, self.taken, output, mark, stat_of(path)))
 
@@ -383,21 +386,19 @@ def _write_records(path: Path, secret: bytes, header: tuple, records: Iterable[t
     """`header`, then each of `records`, written one at a time, signed as a
     whole: a big deck's notes are never held encoded all at once. Atomic;
     a file that can't be written is no file (a cache)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     mac = hashlib.blake2b(key=secret, digest_size=32)
-    try:
-        with tmp.open("wb") as out:
-            out.write(bytes(32))  # the signature, once all is written
-            for values in chain((header,), records):
-                body = marshal.dumps(values)
-                record = len(body).to_bytes(4, "little") + body
-                mac.update(record)
-                out.write(record)
-            out.seek(0)
-            out.write(mac.digest())
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+
+    def fill(out: BinaryIO) -> None:
+        out.write(bytes(32))  # the signature, once all is written
+        for values in chain((header,), records):
+            body = marshal.dumps(values)
+            record = len(body).to_bytes(4, "little") + body
+            mac.update(record)
+            out.write(record)
+        out.seek(0)
+        out.write(mac.digest())
+
+    _write_atomic(path, fill)
 
 
 def _read_records(path: Path, secret: bytes) -> Iterator[tuple]:
@@ -435,17 +436,18 @@ def _read_records(path: Path, secret: bytes) -> Iterator[tuple]:
 
 def _write_signed(path: Path, secret: bytes, values: tuple) -> None:
     body = marshal.dumps(values)
-    _write_atomic(path, _sign(secret, body), body)
+    _write_atomic(path, lambda out: out.writelines((_sign(secret, body), body)))  # not joined: 50 MB
 
 
-def _write_atomic(path: Path, *parts: bytes) -> bool:
-    """Written one part after another, not joined (a big deck's snapshot is
-    50 MB); a file that can't be written is no file (a cache): False."""
+def _write_atomic(path: Path, fill: Callable[[BinaryIO], None]) -> bool:
+    """`path` replaced by what `fill` writes, all or nothing; False if it
+    can't be written (a cache: the next run just does more). Not synced,
+    unlike the lock and package (package.write_atomic): a cache lost to a
+    crash costs only a slower build."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with tmp.open("wb") as out:
-            for part in parts:
-                out.write(part)
+            fill(out)
         os.replace(tmp, path)
         return True
     except OSError:

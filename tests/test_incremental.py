@@ -249,10 +249,10 @@ def test_a_report_another_check_printed_meanwhile_is_not_taken(tmp_path, trust_f
     others = lint.format_text(first, "elsewhere/").encode()
     write_atomic = snapshot._write_atomic
 
-    def the_other_check_in_between(path, *parts):
-        written = write_atomic(path, *parts)
+    def the_other_check_in_between(path, fill):
+        written = write_atomic(path, fill)
         if path.name == snapshot.CHECK_PRINTED:
-            write_atomic(path, os.urandom(snapshot.MARK_SIZE), others)
+            write_atomic(path, lambda out: out.writelines((os.urandom(snapshot.MARK_SIZE), others)))
         return written
 
     with monkeypatch.context() as racing:
