@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import media as media_stage
-from .cache import CACHE_DIR, CardKeys, code_digest, compile_cards, decode, user_secret, version_file
+from .cache import CACHE_DIR, CardKeys, compile_cards, decode, user_secret, version_file
 from .cards import Card
 from .config import DeckConfig, load_config
 from .custom_types import load_note_types
@@ -204,8 +204,8 @@ def _reuse(config: DeckConfig, namespace: str, note_types: dict[str, NoteType],
     if secret is None:
         return None
     keys = CardKeys(secret, note_types, config.trusted_html)
-    settings = repr((keys.fingerprint, code_digest(__name__), version_file("genanki", "version.py"), config,
-                     namespace))
+    # (The fingerprint covers the package's code.)
+    settings = repr((keys.fingerprint, version_file("genanki", "version.py"), config, namespace))
     kind, settings = (CHECKED, settings + lint_settings) if lint_settings else (BUILT, settings)
     return Reuse(partial(load_snapshot, config.root / CACHE_DIR, secret, settings, note_types, kind), keys)
 

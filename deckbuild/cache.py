@@ -28,7 +28,6 @@ import sqlite3
 import sys
 from functools import lru_cache, partial
 from pathlib import Path
-from types import ModuleType
 from typing import Callable, Iterator
 
 import nh3
@@ -231,13 +230,12 @@ class CardKeys:
 
 
 def fingerprint(note_types: dict[str, NoteType], trusted: bool) -> str:
-    """The code and settings compiling depends on: the source of this module
-    and every deckbuild module it uses, the libraries' versions, the note
-    types and `trusted_html`."""
+    """The code and settings compiling depends on: the package's source
+    (code_digest), the libraries' versions, the note types and `trusted_html`."""
     markdown_version = version_file("markdown", "__meta__.py")
     yaml_version = version_file("yaml", "__init__.py")
     return hashlib.sha1(repr((sys.version, markdown_version, nh3.__version__, yaml_version, trusted,
-                              sorted(note_types.items()), code_digest(__name__))).encode()).hexdigest()
+                              sorted(note_types.items()), code_digest())).encode()).hexdigest()
 
 
 def version_file(package: str, name: str) -> bytes:
@@ -249,28 +247,15 @@ def version_file(package: str, name: str) -> bytes:
     return (Path(spec.submodule_search_locations[0]) / name).read_bytes()
 
 
-@lru_cache(maxsize=None)  # build, check and the card keys each ask, for mostly the same files
-def code_digest(module_name: str) -> str:
-    """A hash of the source of a module and of the package's modules it uses."""
+@lru_cache(maxsize=1)  # the card keys, build and check each ask
+def code_digest() -> str:
+    """A hash of the package's source: every module, not only those a stage
+    uses. Simpler than following imports, and as exact for users, whose
+    code changes only with an upgrade."""
     h = hashlib.sha1()
-    for source in _sources(sys.modules[module_name]):
+    for source in sorted(Path(__file__).parent.glob("*.py")):
         h.update(source.name.encode() + b"\x00" + source.read_bytes())
     return h.hexdigest()
-
-
-def _sources(module: ModuleType) -> list[Path]:
-    """The source files of a module and of the package's modules it uses, transitively."""
-    seen, todo = set(), [module]
-    while todo:
-        current = todo.pop()
-        if current.__name__ in seen:
-            continue
-        seen.add(current.__name__)
-        for value in vars(current).values():
-            name = value.__name__ if isinstance(value, ModuleType) else getattr(value, "__module__", None)
-            if isinstance(name, str) and name.startswith(f"{__package__}.") and name in sys.modules:
-                todo.append(sys.modules[name])
-    return sorted(Path(sys.modules[name].__file__) for name in seen)
 
 
 class CardCache:

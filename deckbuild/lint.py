@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .build import load_project, lock_problems, render_project
-from .cache import code_digest
 from .snapshot import CheckedNote, Snapshot, stat_of
 from .cards import Card
 from .config import DeckConfig
@@ -184,9 +183,9 @@ def _unpacked(packed: bytes) -> list[Problem]:
 
 def lint_settings(config: DeckConfig, limits: Limits) -> str:
     """What check's snapshot depends on besides what the build's does (the
-    cards, the deck's settings): the rules and the dictionary."""
-    return repr((limits, code_digest(__name__), dictionary_identity(config.language)
-                 if SPELLING not in config.ignore else ""))
+    cards, the deck's settings, the package's code): the rules' limits and
+    the dictionary."""
+    return repr((limits, dictionary_identity(config.language) if SPELLING not in config.ignore else ""))
 
 
 def card_findings(card: Card, fields_html: tuple[str, ...], limits: Limits = Limits()) -> tuple:
