@@ -16,7 +16,6 @@ images, spelling).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import marshal
 import re
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .build import load_project, lock_problems, render_project
-from .snapshot import CheckedNote, Snapshot, stat_of
+from .snapshot import CheckedNote, Reuse, Snapshot, stat_of
 from .cards import Card
 from .config import DeckConfig
 from .notetypes import CLOZE
@@ -138,11 +137,8 @@ def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str]
     if last:
         skipped = {**last[1], **skipped}
     notes = sorted(project.built, key=lambda note: note.path)
-    # repr, not marshal: marshal's bytes depend on how many refer to a string
-    prompts = hashlib.sha1(repr([(note.path, note.prompts) for note in notes]).encode()).digest()
-    last_questions, last_duplicates = reuse.last.with_notes if last else (b"", ())
-    if last_questions == prompts:  # the same questions as last time: the same duplicates
-        duplicates = [Problem(*values) for values in last_duplicates]
+    if last and _same_questions(notes, reuse):  # the same duplicates as last time
+        duplicates = [Problem(*values) for values in reuse.last.with_notes]
     else:
         for note in reuse.notes.values() if reuse else ():
             questions.add(note.path, note.prompts)
@@ -153,11 +149,21 @@ def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str]
         return _printed(report, output)
     # Kept for the next check, with what its report depends on.
     reuse.next.summary = (_packed(warnings), skipped, len(notes), len(warnings))
-    reuse.next.with_notes = (prompts, [d.values() for d in duplicates])
+    reuse.next.with_notes = tuple(d.values() for d in duplicates)
     reuse.next.outputs = {str(config.lock_path): stat_of(config.lock_path)}
     reuse.keep(notes)
     reuse.next.save()
     return _printed(report, output, reuse.next)
+
+
+def _same_questions(notes: list[CheckedNote], reuse: Reuse) -> bool:
+    """Whether the cards ask what the last check's asked, each at the same
+    place (CheckedNote.prompts): then the duplicates are those it found.
+    Only the cards compiled again need comparing: the rest are its own."""
+    known = reuse.last.notes
+    return len(notes) == len(known) and all(
+        note.path in reuse.notes or (note.path in known and known[note.path].prompts == note.prompts)
+        for note in notes)
 
 
 def _printed(report: Report, output: tuple[str, str], snapshot: Snapshot | None = None,

@@ -348,6 +348,26 @@ def test_the_duplicate_rules_run_again_only_when_a_question_changed(tmp_path, tr
     assert any(p.code == "W107" and p.path == "cards/c.md" for p in again.problems)
 
 
+def test_the_duplicate_rules_run_again_when_a_card_that_asks_goes_or_moves(tmp_path, trust_fresh_stats,
+                                                                          monkeypatch):
+    """Other questions, though no card's text changed: the duplicates change.
+    (A fresh check, with another user's secret, is only compared at the end:
+    its snapshot would leave the next check nothing to reuse.)"""
+    cards = {**LINTED, "e.md": card_text("e", "Hva er verdikjeden?\n\n% back\nNoe.", tags="[x]")}
+    root = write_project(tmp_path / "deck", cards, config='name = "Test deck"\nnamespace = "test-deck"\n')
+    assert any(p.code == "W107" and p.path == "cards/e.md" for p in check_project(root).problems)
+
+    (root / "cards/a.md").rename(root / "cards/f.md")  # now asked after e.md
+    moved = check_project(root)
+    assert any(p.code == "W107" and p.path == "cards/f.md" for p in moved.problems)
+    assert not any(p.code == "W107" and p.path == "cards/e.md" for p in moved.problems)
+
+    (root / "cards/f.md").unlink()  # e.md asks alone
+    gone = check_project(root)
+    assert not any(p.code == "W107" for p in gone.problems)
+    assert gone == fresh_check(root, tmp_path, monkeypatch)
+
+
 def test_the_duplicate_rules_are_not_run_again_for_an_answer_whatever_the_hash_seed(tmp_path):
     """Each check runs in a new process, with its own string hashes: what
     it keeps of the questions, and compares with the next check's, must not
