@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .build import load_project, lock_problems, render_project
-from .snapshot import CheckedNote, Reuse, Snapshot, stat_of
+from .snapshot import CheckedNote, Snapshot, stat_of
 from .cards import Card
 from .config import DeckConfig
 from .notetypes import CLOZE
@@ -137,7 +137,7 @@ def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str]
     if last:
         skipped = {**last[1], **skipped}
     notes = sorted(project.built, key=lambda note: note.path)
-    if last and _same_questions(notes, reuse):  # the same duplicates as last time
+    if last and _same_questions(notes, reuse.last.notes):  # the same duplicates as last time
         duplicates = [Problem(*values) for values in reuse.last.with_notes]
     else:
         for note in reuse.notes.values() if reuse else ():
@@ -156,14 +156,12 @@ def check_project(root: Path, limits: Limits = Limits(), output: tuple[str, str]
     return _printed(report, output, reuse.next)
 
 
-def _same_questions(notes: list[CheckedNote], reuse: Reuse) -> bool:
-    """Whether the cards ask what the last check's asked, each at the same
-    place (CheckedNote.prompts): then the duplicates are those it found.
-    Only the cards compiled again need comparing: the rest are its own."""
-    known = reuse.last.notes
+def _same_questions(notes: list[CheckedNote], known: dict[str, CheckedNote]) -> bool:
+    """Whether the cards ask what the last check's (`known`, by card file)
+    asked, each at the same place (CheckedNote.prompts): then the duplicates
+    are those it found. (A note reused from it compares with itself.)"""
     return len(notes) == len(known) and all(
-        note.path in reuse.notes or (note.path in known and known[note.path].prompts == note.prompts)
-        for note in notes)
+        note.path in known and known[note.path].prompts == note.prompts for note in notes)
 
 
 def _printed(report: Report, output: tuple[str, str], snapshot: Snapshot | None = None,
